@@ -1,0 +1,31 @@
+"""`python -m bench NAME [--size N]`: run one benchmark, print figures, end on one JSON line."""
+
+import argparse
+import importlib
+import json
+import os
+import sys
+
+BENCHMARKS = {
+    "import": "bench.imports",
+}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("name", choices=sorted(BENCHMARKS))
+    parser.add_argument("--size", type=int, default=None, help="scale the benchmark")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.bench")
+    from bench import common
+
+    common.setup_django()
+    module = importlib.import_module(BENCHMARKS[args.name])
+    result = module.run(size=args.size)
+    print(json.dumps(result, ensure_ascii=False))
+    return 0 if result.get("ok") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1128 @@
+"""Safe, streaming readers for the subscriber files staff upload: CSV or XLSX.
+
+``open_table`` decides the format from the file's first bytes (never from its name),
+refuses a file that cannot be read with a message that names the problem, and reads
+only the header row. ``TableFile.iter_rows`` then streams the data rows as lists of
+text, and ``TableFile.iter_csv_bytes`` streams a CSV file's own bytes for PostgreSQL's
+``COPY``. No function here holds a whole CSV file in memory.
+
+An XLSX is a zip archive of XML parts, read with python-calamine. Its 0.9 API has no
+streaming reader: get_sheet_by_index() loads the whole first sheet into a dense grid
+(32 bytes per cell of the rectangle from the first used cell to the last, in Rust
+memory), and only the conversion of rows to Python objects is lazy. So before calamine
+opens the archive every part is checked: count, declared sizes, compression ratio,
+that each part inflates to exactly the size it declares, and that no worksheet spreads
+its cells over more than IMPORT_XLSX_MAX_CELLS (default: 64 columns of Excel's
+1,048,576 rows). Without that last check a 2 KB file with one value in A1 and one in
+XFD1048576 makes calamine ask for 512 GiB, and the process aborts.
+"""
+
+import codecs
+import copy
+import csv
+import datetime
+import io
+import re
+import struct
+import unicodedata
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from operator import itemgetter
+from pathlib import Path
+from xml.parsers import expat
+
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from python_calamine import CalamineError, CalamineWorkbook, PasswordError
+
+__all__ = ["TableFile", "UnreadableFile", "open_table"]
+
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_UTF8_BOM = codecs.BOM_UTF8
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".xlsb")
+
+# The header must end within this many bytes: nobody names 30 columns in 64 KiB.
+_HEAD_BYTES = 64 * 1024
+# A line longer than this is not a subscriber record; refusing it bounds the memory
+# iter_csv_bytes needs to carry an unfinished line from one chunk to the next.
+_MAX_LINE_BYTES = 16 * 1024 * 1024
+_READ_CHUNK = 1 << 20
+
+# Below this size a part cannot do harm however well it compresses (a 900-byte
+# styles.xml of repeated tags compresses 50 times); the ratio check starts here.
+_RATIO_FLOOR_BYTES = 1 << 20
+# A central directory record is 46 bytes plus the part's name, extra field and
+# comment; Excel's are well under this, so a larger directory means too many parts.
+_MAX_DIRECTORY_RECORD = 1024
+
+# Excel's limits. The default cell budget is a full-height sheet 64 columns wide:
+# what calamine needs for the largest table it would legitimately be given.
+_EXCEL_ROWS = 1_048_576
+_FAST_COLUMNS = 64
+_DEFAULT_MAX_CELLS = _EXCEL_ROWS * _FAST_COLUMNS
+
+_SHEET_FOLDERS = ("xl/worksheets/", "xl/chartsheets/", "xl/dialogsheets/")
+
+# The rectangle a sheet's cells span is measured in up to three passes, each slower
+# and more general than the one before. Times are for a sheet of 100,000 rows and 30
+# columns (128 MB of XML), which calamine itself takes 3 to 5 s to load:
+# 1. _WIDE_OR_ODD_CELL finds every cell whose start tag is not exactly <c r="REF"
+#    (or <x:c r="REF") with REF inside A1:BL1048576. Excel, LibreOffice, Google
+#    Sheets, openpyxl and xlsxwriter all write that form, so on their files it finds
+#    nothing, which proves the sheet fits in the default budget. 0.6 s.
+# 2. For wider sheets, _ODD_CELL checks that every cell still has that form, with
+#    any reference, and _CELL_REF collects the references. 4 s.
+# 3. For anything else (no r attribute, attributes in another order, single
+#    quotes, lower case), _ExactBox follows calamine's rules with expat. 22 s:
+#    slow, but no writer in common use needs it.
+# The patterns start from the literal "c": starting from a character class is three
+# times slower.
+_FAST_ROW = (
+    rb"(?:[1-9][0-9]{0,5}|10[0-3][0-9]{4}|104[0-7][0-9]{3}"
+    rb"|1048[0-4][0-9]{2}|10485[0-6][0-9]|104857[0-6])"
+)
+_FAST_COLUMN = rb"(?:[A-Z]|A[A-Z]|B[A-L])"
+_WIDE_OR_ODD_CELL = re.compile(
+    rb'c(?<=[<:]c)(?! r="' + _FAST_COLUMN + _FAST_ROW + rb'")[\s/>]'
+)
+_ODD_CELL = re.compile(rb'c(?<=[<:]c)(?! r="[A-Z]{1,3}[1-9][0-9]{0,6}")[\s/>]')
+_CELL_REF = re.compile(rb'c(?<=[<:]c) r="([A-Z]{1,3})([1-9][0-9]{0,6})"')
+# Longer than any start of a match, so that a match cut by a chunk boundary is seen
+# whole with the next chunk.
+_SCAN_OVERLAP = 64
+_REF = re.compile(r"([A-Za-z]*)([0-9]+)\Z")
+
+_BLANK_LINE_AFTER = {
+    b"\n": re.compile(rb"\n(?=[ \t\r]*\n)"),
+    b"\r": re.compile(rb"\r(?=[ \t]*\r)"),
+}
+_BLANK_LINE_AT = {
+    b"\n": re.compile(rb"[ \t\r]*\n"),
+    b"\r": re.compile(rb"[ \t]*\r"),
+}
+
+
+class UnreadableFile(Exception):
+    """The whole file is refused; str(exc) is the user-facing message."""
+
+
+@dataclass
+class TableFile:
+    """A checked CSV or XLSX file whose header row has been read.
+
+    ``headers`` holds the header cells, stripped and in Unicode NFC. For XLSX, empty
+    cells at the end of the header row are dropped. For CSV every field of the header
+    line is kept, even an empty one after a trailing delimiter, because PostgreSQL's
+    COPY needs the file's real width; a column without a name is "".
+    """
+
+    path: Path
+    original_name: str
+    format: str
+    headers: list[str]
+    delimiter: str = ","
+    # CSV: the byte that ends a line (b"\r" for old Mac files).
+    _newline: bytes = field(default=b"\n", init=False, repr=False, compare=False)
+    # XLSX: the rows after the header, loaded by open_table and handed to the first
+    # iter_rows() so that the sheet is parsed once per import, not twice.
+    _pending_rows: Iterator[list] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def iter_rows(self) -> Iterator[list[str]]:
+        """Yield the data rows (not the header) as lists of len(headers) strings.
+
+        A missing or empty cell is "". Text is stripped. For XLSX, numbers that are
+        whole come without a decimal part, other numbers as plain decimals, dates as
+        YYYY-MM-DD (with " HH:MM:SS" when the time is not midnight), booleans as
+        "1"/"0"; empty rows in the middle are yielded so that row numbers stay
+        right, empty rows at the end are not. For CSV every record is yielded, a
+        blank line as a row of "". Raises UnreadableFile on a bad byte or record.
+        """
+        if self.format == "xlsx":
+            return self._xlsx_rows()
+        return self._csv_rows()
+
+    def iter_csv_bytes(self, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """Yield the whole CSV file, header line included, as UTF-8 without a BOM.
+
+        Each chunk ends at the end of a line. A blank line (only spaces, tabs or
+        carriage returns) outside quotes becomes len(headers) - 1 delimiters, which
+        COPY ... (FORMAT csv) reads as a row of NULLs instead of failing on it, so the
+        row numbers of the lines after it do not move. Raises UnreadableFile with the
+        line number of the first byte that is not UTF-8, and ValueError for XLSX.
+        """
+        if self.format != "csv":
+            raise ValueError("iter_csv_bytes() reads CSV files only; use iter_rows().")
+        return self._csv_bytes(chunk_size)
+
+    # --- CSV ------------------------------------------------------------------------
+
+    def _csv_chunks(self, chunk_size: int) -> Iterator[tuple[bytes, int]]:
+        """(chunk, its file offset): the file without its BOM, in chunks that end at a
+        line end (but the last), each checked to be UTF-8 without NUL bytes."""
+        newline = self._newline
+        limit = max(_MAX_LINE_BYTES, chunk_size)
+        with open(self.path, "rb") as stream:
+            start = 0
+            carry = b""
+            first = True
+            while True:
+                block = stream.read(chunk_size)
+                if first:
+                    first = False
+                    if block.startswith(_UTF8_BOM):
+                        block = block[len(_UTF8_BOM) :]
+                        start = len(_UTF8_BOM)
+                if block:
+                    cut = block.rfind(newline) + 1
+                    if not cut:
+                        carry += block
+                        if len(carry) > limit:
+                            raise UnreadableFile(self._long_line(start))
+                        continue
+                    # One copy per chunk: the carried start of a line and the
+                    # block up to its last line end, joined.
+                    data = b"".join((carry, memoryview(block)[:cut]))
+                    carry = block[cut:]
+                elif carry:
+                    data = carry
+                else:
+                    return
+                if b"\x00" in data:
+                    line = self._line_at(start + data.index(b"\x00"))
+                    raise UnreadableFile(_nul_byte(self.original_name, line))
+                # Chunks end after a line end, and neither "\n" nor "\r" occurs
+                # inside a UTF-8 sequence, so each chunk decodes on its own.
+                if not data.isascii():
+                    try:
+                        data.decode("utf-8")
+                    except UnicodeDecodeError as exc:
+                        line = self._line_at(start + exc.start)
+                        message = _not_utf8(self.original_name, line, data, exc)
+                        raise UnreadableFile(message) from None
+                yield data, start
+                start += len(data)
+                if not block:
+                    return
+
+    def _line_at(self, offset: int) -> int:
+        """The 1-based line holding the byte at offset; only computed for a message."""
+        return 1 + self._count(self._newline, 0, offset)
+
+    def _count(self, byte: bytes, begin: int, end: int) -> int:
+        """How many times byte occurs in the file between two offsets."""
+        found = 0
+        with open(self.path, "rb") as stream:
+            stream.seek(begin)
+            left = end - begin
+            while left > 0:
+                block = stream.read(min(_READ_CHUNK, left))
+                if not block:
+                    break
+                found += block.count(byte)
+                left -= len(block)
+        return found
+
+    def _long_line(self, start: int) -> str:
+        return _(
+            "Line %(line)s of “%(name)s” is longer than %(limit)s without a line "
+            "break, so the file is not a CSV export. Save it from Excel as "
+            "“CSV UTF-8 (Comma delimited) (*.csv)” and upload it again."
+        ) % {
+            "line": self._line_at(start),
+            "name": self.original_name,
+            "limit": filesizeformat(_MAX_LINE_BYTES),
+        }
+
+    def _csv_bytes(self, chunk_size: int) -> Iterator[bytes]:
+        newline = self._newline
+        after = _BLANK_LINE_AFTER[newline]
+        at = _BLANK_LINE_AT[newline]
+        filler = self.delimiter.encode() * (len(self.headers) - 1)
+        # A blank line inside a quoted field is part of the value, so a blank line
+        # counts only where an even number of quotes precede it: the rule PostgreSQL
+        # itself uses to find where a CSV line ends. Blank lines are rare, so the
+        # quotes are counted only when one turns up, up to it, rereading earlier
+        # chunks from the file if needed; otherwise counting them would cost a fifth
+        # of the time this takes.
+        in_quotes = False
+        counted_to = 0  # file offset up to which in_quotes is known
+        for data, start in self._csv_chunks(chunk_size):
+            unterminated = -1
+            if not data.endswith(newline):
+                # The last line, without a line end: the patterns below need one.
+                unterminated = data.rfind(newline) + 1
+                data += newline
+            begins = [match.end() for match in after.finditer(data)]
+            if at.match(data):
+                begins.insert(0, 0)
+            if not begins:
+                yield data if unterminated < 0 else data[:-1]
+                continue
+            if counted_to < start:
+                in_quotes ^= self._count(b'"', counted_to, start) & 1
+            pieces = []
+            copied = counted = 0
+            for begin in begins:
+                in_quotes ^= data.count(b'"', counted, begin) & 1
+                counted = begin
+                if in_quotes:
+                    continue
+                end = data.index(newline, begin) + 1
+                if begin == unterminated:
+                    ending = b""
+                elif data[begin:end].endswith(b"\r\n"):
+                    ending = b"\r\n"
+                else:
+                    ending = newline
+                pieces += (data[copied:begin], filler, ending)
+                copied = end
+            in_quotes ^= data.count(b'"', counted) & 1
+            counted_to = start + len(data)
+            pieces.append(data[copied:] if unterminated < 0 else data[copied:-1])
+            yield b"".join(pieces)
+
+    def _csv_rows(self) -> Iterator[list[str]]:
+        width = len(self.headers)
+        padding = [""] * width
+        lines = (
+            line
+            for data, _start in self._csv_chunks(_READ_CHUNK)
+            for line in io.StringIO(data.decode("utf-8"), newline="")
+        )
+        reader = csv.reader(lines, delimiter=self.delimiter)
+        try:
+            next(reader, None)  # the header, read by open_table
+            for record in reader:
+                row = [cell.strip() for cell in record[:width]]
+                if len(row) < width:
+                    row += padding[len(row) :]
+                yield row
+        except csv.Error as exc:
+            raise UnreadableFile(
+                _(
+                    "Line %(line)s of “%(name)s” cannot be read as CSV (%(detail)s). "
+                    "Check the quotes on that line, or save the file again from "
+                    "Excel as “CSV UTF-8 (Comma delimited) (*.csv)”."
+                )
+                % {"line": reader.line_num, "name": self.original_name, "detail": exc}
+            ) from None
+
+    # --- XLSX -----------------------------------------------------------------------
+
+    def _xlsx_rows(self) -> Iterator[list[str]]:
+        rows = self._pending_rows
+        self._pending_rows = None
+        if rows is None:
+            # Read again: check the file again too, it is only a path on disk.
+            _check_archive(self.path, self.original_name)
+            rows = _load_sheet_rows(self.path, self.original_name)
+            next(rows, None)
+        width = len(self.headers)
+        padding = [""] * width
+        pending_blank = 0
+        # Flags, codes and dates repeat from row to row, and converting a float or a
+        # date costs 5 to 15 times a dict look-up; equal values (1.0, 1, True) give
+        # equal text, so the value alone is the key. Cleared when full: unique values
+        # such as MSISDNs would otherwise fill it.
+        known: dict = {}
+        lookup = known.get
+
+        def convert(value) -> str:
+            text = _cell_text(value)
+            if len(known) >= 50_000:
+                known.clear()
+            known[value] = text
+            return text
+
+        for raw in rows:
+            row = [
+                v.strip() if type(v) is str else lookup(v) or convert(v)
+                for v in raw[:width]
+            ]
+            if len(row) < width:
+                row += padding[len(row) :]
+            if not any(row):
+                # Held back until a row with data follows: a sheet that declares a
+                # million rows but fills ten ends with blank rows nobody wants.
+                pending_blank += 1
+                continue
+            for _blank in range(pending_blank):
+                yield padding.copy()
+            pending_blank = 0
+            yield row
+
+
+def open_table(path: Path | str, *, original_name: str) -> TableFile:
+    """Check an uploaded file and read its header row; raise UnreadableFile if refused.
+
+    The format is decided by the file's first bytes: a zip archive is read as XLSX,
+    anything else as CSV text in UTF-8 (BOM optional) with "," or ";" as delimiter.
+    """
+    path = Path(path)
+    with open(path, "rb") as stream:
+        head = stream.read(_HEAD_BYTES)
+    name = original_name
+    if len(head) < _HEAD_BYTES and not head.removeprefix(_UTF8_BOM).strip():
+        raise UnreadableFile(
+            _(
+                "The file “%(name)s” is empty. Export the data again and upload the "
+                "new file."
+            )
+            % {"name": name}
+        )
+    if head.startswith(_ZIP_MAGICS):
+        return _open_xlsx(path, name)
+    if head.startswith(_OLE_MAGIC):
+        raise UnreadableFile(
+            _(
+                "The file “%(name)s” is an Excel 97-2003 workbook (.xls) or a "
+                "password-protected workbook, which the portal cannot read. Open it "
+                "in Excel, remove any password, save it as “Excel Workbook (*.xlsx)” "
+                "or “CSV UTF-8 (Comma delimited) (*.csv)” and upload it again."
+            )
+            % {"name": name}
+        )
+    return _open_csv(path, name, head)
+
+
+# --- CSV header ---------------------------------------------------------------------
+
+
+def _open_csv(path: Path, name: str, head: bytes) -> TableFile:
+    if head.startswith(_UTF16_BOMS):
+        raise UnreadableFile(
+            _(
+                "The file “%(name)s” is saved as Unicode text (UTF-16), which the "
+                "portal cannot read. In Excel choose File > Save As > “CSV UTF-8 "
+                "(Comma delimited) (*.csv)” and upload the new file."
+            )
+            % {"name": name}
+        )
+    text_head = head.removeprefix(_UTF8_BOM)
+    kind = _markup_kind(text_head)
+    if name.lower().endswith(_EXCEL_SUFFIXES):
+        raise UnreadableFile(
+            _(
+                "The file “%(name)s” is not an Excel workbook: it is %(kind)s. "
+                "Save it as .xlsx or .csv and upload it again."
+            )
+            % {"name": name, "kind": kind or _other_kind(text_head)}
+        )
+    if kind:
+        raise UnreadableFile(
+            _(
+                "The file “%(name)s” is not a CSV file: it is %(kind)s. Save the data "
+                "as .xlsx or “CSV UTF-8 (Comma delimited) (*.csv)” and upload it again."
+            )
+            % {"name": name, "kind": kind}
+        )
+
+    newline = _newline_of(text_head)
+    end = text_head.find(newline)
+    whole_file = len(head) < _HEAD_BYTES
+    if end < 0 and not whole_file:
+        raise UnreadableFile(
+            _(
+                "The first line of “%(name)s” is longer than %(limit)s without a line "
+                "break, so it cannot be a header row. Check that the file is a CSV "
+                "export and upload it again."
+            )
+            % {"name": name, "limit": filesizeformat(_HEAD_BYTES)}
+        )
+    # Decoding the whole head catches most files saved in another encoding here,
+    # before an import starts; the rest is checked chunk by chunk while reading.
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        text = decoder.decode(text_head, final=whole_file)
+    except UnicodeDecodeError as exc:
+        line = text_head.count(newline, 0, exc.start) + 1
+        raise UnreadableFile(_not_utf8(name, line, text_head, exc)) from None
+    if "\x00" in text:
+        line = text.count(newline.decode(), 0, text.index("\x00")) + 1
+        raise UnreadableFile(_nul_byte(name, line))
+
+    first_line = text[: text.find(newline.decode())] if end >= 0 else text
+    delimiter = _sniff_delimiter(first_line)
+    if end >= 0 and first_line.count('"') % 2:
+        # A quoted header name holding a line break: let csv find where it ends.
+        source = io.StringIO(text, newline="")
+    else:
+        source = io.StringIO(first_line, newline="")
+    header = next(csv.reader(source, delimiter=delimiter), [])
+    headers = [unicodedata.normalize("NFC", cell.strip()) for cell in header]
+    _check_headers(name, headers, column_offset=0)
+    table = TableFile(path, name, "csv", headers, delimiter)
+    table._newline = newline
+    return table
+
+
+def _markup_kind(head: bytes) -> str:
+    """What a text file that starts with "<" is, for a message; "" for other text."""
+    start = head.lstrip()[:1024].lower()
+    if not start.startswith(b"<"):
+        return ""
+    if b"urn:schemas-microsoft-com:office:spreadsheet" in head[:4096].lower() or (
+        b"excel.sheet" in head[:4096].lower()
+    ):
+        return _("an Excel 2003 XML spreadsheet")
+    if b"<html" in start or b"<!doctype html" in start or b"<table" in start:
+        return _("a web page (HTML)")
+    return _("an XML document")
+
+
+def _other_kind(head: bytes) -> str:
+    """What a file that is neither a workbook nor markup is, for a message."""
+    if head.startswith(b"%PDF"):
+        return _("a PDF document")
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head[:4096])
+    except UnicodeDecodeError:
+        return _("a file of another kind, not a spreadsheet")
+    if b"\x00" in head[:4096]:
+        return _("a file of another kind, not a spreadsheet")
+    return _("plain text")
+
+
+def _newline_of(head: bytes) -> bytes:
+    """b"\\r" for files whose lines end in a lone CR (old Mac Excel), else b"\\n"."""
+    lf = head.find(b"\n")
+    cr = head.find(b"\r")
+    if cr >= 0 and (lf < 0 or cr < lf - 1):
+        return b"\r"
+    return b"\n"
+
+
+def _sniff_delimiter(line: str) -> str:
+    """ ";" when the header line has more semicolons than commas outside quotes."""
+    bare = re.sub(r'"[^"]*"', "", line)
+    return ";" if bare.count(";") > bare.count(",") else ","
+
+
+def _not_utf8(name: str, line: int, data: bytes, exc: UnicodeDecodeError) -> str:
+    return _(
+        "The file “%(name)s” is not in UTF-8: line %(line)s contains the byte "
+        "0x%(byte)s, which UTF-8 does not allow. The file looks like it was saved in "
+        "another encoding, such as Windows-1258 (Vietnamese) or Windows-1252. In "
+        "Excel choose File > Save As > “CSV UTF-8 (Comma delimited) (*.csv)” and "
+        "upload the new file."
+    ) % {"name": name, "line": line, "byte": f"{data[exc.start]:02X}"}
+
+
+def _nul_byte(name: str, line: int) -> str:
+    return _(
+        "The file “%(name)s” is not CSV text: line %(line)s contains a NUL byte, which "
+        "means the file is binary or saved as UTF-16. Save it as “CSV UTF-8 (Comma "
+        "delimited) (*.csv)” or .xlsx and upload it again."
+    ) % {"name": name, "line": line}
+
+
+def _check_headers(name: str, headers: list[str], *, column_offset: int) -> None:
+    if not any(headers):
+        raise UnreadableFile(
+            _(
+                "The first row of “%(name)s” is empty. Row 1 must hold the column "
+                "names: delete any empty rows above them and upload the file again."
+            )
+            % {"name": name}
+        )
+    seen: dict[str, list[int]] = {}
+    for index, header in enumerate(headers):
+        if header:
+            seen.setdefault(header.casefold(), []).append(index)
+    repeated = [indexes for indexes in seen.values() if len(indexes) > 1]
+    if repeated:
+        details = "; ".join(
+            _("“%(header)s” in columns %(columns)s")
+            % {
+                "header": headers[indexes[0]],
+                "columns": ", ".join(
+                    _column_letter(column_offset + i) for i in indexes
+                ),
+            }
+            for indexes in repeated
+        )
+        raise UnreadableFile(
+            _(
+                "The header row of “%(name)s” uses the same column name more than "
+                "once (capitals and small letters count as the same): %(details)s. "
+                "Give each column its own name and upload the file again."
+            )
+            % {"name": name, "details": details}
+        )
+
+
+def _column_letter(index: int) -> str:
+    """0 -> "A", 27 -> "AB": how Excel names the column."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+# --- XLSX ---------------------------------------------------------------------------
+
+
+def _open_xlsx(path: Path, name: str) -> TableFile:
+    _check_archive(path, name)
+    rows = _load_sheet_rows(path, name)
+    first = next(rows, None)
+    if first is None:
+        raise UnreadableFile(
+            _(
+                "The first sheet of “%(name)s” is empty. Put the data on the first "
+                "sheet, with the column names in row 1, and upload the file again."
+            )
+            % {"name": name}
+        )
+    headers = [
+        unicodedata.normalize("NFC", v.strip() if type(v) is str else _cell_text(v))
+        for v in first
+    ]
+    while headers and not headers[-1]:
+        headers.pop()
+    _check_headers(name, headers, column_offset=rows.column_offset)
+    table = TableFile(path=path, original_name=name, format="xlsx", headers=headers)
+    table._pending_rows = rows
+    return table
+
+
+class _SheetRows:
+    """The rows of a loaded first sheet, with the column where calamine starts them.
+
+    Calamine's grid starts at the first column that holds a value, so when column A
+    is empty everywhere the first item of each row is column B.
+    """
+
+    def __init__(self, rows: Iterator[list], column_offset: int) -> None:
+        self._rows = rows
+        self.column_offset = column_offset
+
+    def __iter__(self) -> "_SheetRows":
+        return self
+
+    def __next__(self) -> list:
+        return next(self._rows)
+
+
+def _load_sheet_rows(path: Path, name: str) -> _SheetRows:
+    """Parse the first sheet with calamine, once _check_archive has passed the file."""
+    try:
+        with CalamineWorkbook.from_path(path) as workbook:
+            if not workbook.sheet_names:
+                sheet = None
+            else:
+                sheet = workbook.get_sheet_by_index(0)
+    except PasswordError:
+        raise UnreadableFile(
+            _(
+                "The file “%(name)s” is password-protected. Remove the password in "
+                "Excel, save the file and upload it again."
+            )
+            % {"name": name}
+        ) from None
+    except CalamineError as exc:
+        raise UnreadableFile(
+            _(
+                "The file “%(name)s” could not be read as an Excel workbook "
+                "(%(detail)s). Open it in Excel, save it again as .xlsx and upload "
+                "the new file."
+            )
+            % {"name": name, "detail": exc}
+        ) from None
+    if sheet is None or sheet.start is None:
+        return _SheetRows(iter(()), 0)
+    return _SheetRows(iter(sheet.iter_rows()), sheet.start[1])
+
+
+def _cell_text(value) -> str:
+    """Text for a value calamine returns; strings are stripped by the caller."""
+    kind = type(value)
+    if kind is float:
+        if value.is_integer():
+            # 901234567.0 is how Excel stores the number 901234567.
+            return str(int(value))
+        text = repr(value)
+        if "e" in text:
+            text = format(Decimal(text), "f")
+        return text
+    if kind is bool:
+        return "1" if value else "0"
+    if kind is int:
+        return str(value)
+    if kind is datetime.date:
+        return value.isoformat()
+    if kind is datetime.datetime:
+        # Excel stores a time as a fraction of a day; round away the float noise.
+        if value.microsecond >= 500_000:
+            value += datetime.timedelta(seconds=1)
+        value = value.replace(microsecond=0)
+        if value.time() == datetime.time(0):
+            return value.date().isoformat()
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if kind is datetime.time:
+        return value.replace(microsecond=0).isoformat()
+    if kind is datetime.timedelta:
+        seconds = round(value.total_seconds())
+        return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    if kind is str:
+        return value.strip()
+    return str(value)
+
+
+def _max_cells() -> int:
+    return getattr(settings, "IMPORT_XLSX_MAX_CELLS", _DEFAULT_MAX_CELLS)
+
+
+def _check_archive(path: Path, name: str) -> None:
+    """Refuse an XLSX whose archive could exhaust memory or is not a workbook."""
+    max_entries = settings.IMPORT_XLSX_MAX_ENTRIES
+    max_total = settings.IMPORT_XLSX_MAX_TOTAL_BYTES
+    max_entry = settings.IMPORT_XLSX_MAX_ENTRY_BYTES
+    max_ratio = settings.IMPORT_XLSX_MAX_RATIO
+
+    # zipfile builds an object per directory record before anyone can count them,
+    # so the directory's own size is checked first, from the end record.
+    entries, directory_size = _end_record(path, name)
+    if entries > max_entries or directory_size > max_entries * _MAX_DIRECTORY_RECORD:
+        raise UnreadableFile(_too_many_parts(name, max_entries))
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise UnreadableFile(_damaged(name, exc)) from None
+    with archive:
+        infos = archive.infolist()
+        if len(infos) > max_entries:
+            raise UnreadableFile(_too_many_parts(name, max_entries))
+        for info in infos:
+            if info.file_size > max_entry:
+                raise UnreadableFile(
+                    _(
+                        "The file “%(name)s” is refused: its part “%(part)s” would "
+                        "unpack to %(size)s, more than the %(limit)s allowed for one "
+                        "part. The file is damaged or is a “zip bomb”. If the data is "
+                        "genuine, split it into smaller files or save it as CSV UTF-8, "
+                        "then upload again."
+                    )
+                    % {
+                        "name": name,
+                        "part": info.filename,
+                        "size": filesizeformat(info.file_size),
+                        "limit": filesizeformat(max_entry),
+                    }
+                )
+        total = sum(info.file_size for info in infos)
+        if total > max_total:
+            raise UnreadableFile(
+                _(
+                    "The file “%(name)s” is refused: it would unpack to %(size)s, more "
+                    "than the %(limit)s allowed for a workbook. The file is damaged or "
+                    "is a “zip bomb”. If the data is genuine, split it into smaller "
+                    "files or save it as CSV UTF-8, then upload again."
+                )
+                % {
+                    "name": name,
+                    "size": filesizeformat(total),
+                    "limit": filesizeformat(max_total),
+                }
+            )
+        for info in infos:
+            ratio = info.file_size / max(info.compress_size, 1)
+            if info.file_size >= _RATIO_FLOOR_BYTES and ratio > max_ratio:
+                raise UnreadableFile(
+                    _(
+                        "The file “%(name)s” is refused: its part “%(part)s” packs "
+                        "%(size)s into %(packed)s, %(ratio)s times smaller, while real "
+                        "spreadsheets compress at most %(limit)s times. The file is a "
+                        "“zip bomb” or is damaged. Save the data again from Excel and "
+                        "upload the new file."
+                    )
+                    % {
+                        "name": name,
+                        "part": info.filename,
+                        "size": filesizeformat(info.file_size),
+                        "packed": filesizeformat(info.compress_size),
+                        "ratio": number_format(int(ratio), force_grouping=True),
+                        "limit": number_format(max_ratio, force_grouping=True),
+                    }
+                )
+        _check_workbook_parts(name, infos)
+        for info in infos:
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or (
+                info.flag_bits & 0x1
+            ):
+                raise UnreadableFile(
+                    _(
+                        "The file “%(name)s” uses encryption or a compression method "
+                        "that Excel does not use for .xlsx files (part “%(part)s”). "
+                        "Open it in Excel, save it as .xlsx and upload it again."
+                    )
+                    % {"name": name, "part": info.filename}
+                )
+        for info in infos:
+            _check_part(archive, info, name)
+
+
+def _check_workbook_parts(name: str, infos: list[zipfile.ZipInfo]) -> None:
+    names = [info.filename.lower() for info in infos]
+    if len(set(names)) != len(names):
+        # Calamine finds parts by name ignoring case; two parts that differ only in
+        # case would let it read a part other than the one checked here.
+        raise UnreadableFile(_damaged(name, _("two parts have the same name")))
+    present = set(names)
+    if "xl/workbook.bin" in present:
+        raise UnreadableFile(
+            _(
+                "The file “%(name)s” is an Excel Binary Workbook (.xlsb), which the "
+                "portal cannot read. Save it as “Excel Workbook (*.xlsx)” or “CSV "
+                "UTF-8 (Comma delimited) (*.csv)” and upload it again."
+            )
+            % {"name": name}
+        )
+    if "mimetype" in present and "content.xml" in present:
+        raise UnreadableFile(
+            _(
+                "The file “%(name)s” is an OpenDocument spreadsheet (.ods), which the "
+                "portal cannot read. Save it as “Excel Workbook (*.xlsx)” or “CSV "
+                "UTF-8 (Comma delimited) (*.csv)” and upload it again."
+            )
+            % {"name": name}
+        )
+    missing = [
+        part
+        for part in ("[Content_Types].xml", "xl/workbook.xml")
+        if part.lower() not in present
+    ]
+    if missing:
+        raise UnreadableFile(
+            _(
+                "The file “%(name)s” is not an Excel workbook: it is a zip archive "
+                "without the parts every .xlsx file has (%(missing)s). Save the data "
+                "from Excel as .xlsx or “CSV UTF-8 (Comma delimited) (*.csv)” and "
+                "upload it again."
+            )
+            % {"name": name, "missing": ", ".join(missing)}
+        )
+
+
+def _check_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> None:
+    """Inflate one part to check it against its declared size and CRC.
+
+    The size limits above trust the sizes the archive declares, and calamine inflates
+    a part until its data ends, whatever the directory says. Inflating each part here
+    first, without zipfile's own stop at the declared size, catches a part that
+    unpacks to more. It costs 0.3 s on a 100,000-row sheet (128 MB of XML), under a
+    tenth of calamine's own time, and is kept for that price.
+
+    Worksheets are also measured for the rectangle their cells span, which calamine
+    allocates in full. Every worksheet is measured, not only the first: telling
+    which part calamine loads first would mean copying its relationship lookup, and
+    any difference would let a part through unmeasured.
+    """
+    if not info.filename.lower().startswith(_SHEET_FOLDERS):
+        _inflate(archive, info, name, None)
+        return
+    max_cells = _max_cells()
+    fast = _CellScan(_WIDE_OR_ODD_CELL)
+    _inflate(archive, info, name, fast.feed)
+    fast.finish()
+    if not fast.odd and _EXCEL_ROWS * _FAST_COLUMNS <= max_cells:
+        return
+    refs = _CellScan(_ODD_CELL, collect=True)
+    _inflate(archive, info, name, refs.feed)
+    refs.finish()
+    if not refs.odd:
+        _check_span(name, info.filename, refs.first, refs.last, max_cells)
+        return
+    exact = _ExactBox(name, info.filename)
+    _inflate(archive, info, name, exact.feed)
+    exact.close()
+    _check_span(name, info.filename, exact.first, exact.last, max_cells)
+
+
+def _inflate(
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    name: str,
+    consume: Callable[[bytes], None] | None,
+) -> None:
+    probe = copy.copy(info)
+    # zipfile stops at, and checks the CRC at, the declared size; set it past the
+    # next read so that the check below sees any byte beyond it first.
+    probe.file_size = info.file_size + _READ_CHUNK + 1
+    size = 0
+    try:
+        with archive.open(probe) as stream:
+            while chunk := stream.read(_READ_CHUNK):
+                size += len(chunk)
+                if size > info.file_size:
+                    raise UnreadableFile(
+                        _(
+                            "The file “%(name)s” is refused: its part “%(part)s” "
+                            "unpacks to more than the %(size)s the archive declares. "
+                            "The file is damaged or was made to look smaller than it "
+                            "is. Save the data again from Excel and upload the new "
+                            "file."
+                        )
+                        % {
+                            "name": name,
+                            "part": info.filename,
+                            "size": filesizeformat(info.file_size),
+                        }
+                    )
+                if consume is not None:
+                    consume(chunk)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+        raise UnreadableFile(_damaged(name, exc)) from None
+    if size != info.file_size:
+        raise UnreadableFile(
+            _damaged(
+                name,
+                _("part “%(part)s” is shorter than declared") % {"part": info.filename},
+            )
+        )
+
+
+def _end_record(path: Path, name: str) -> tuple[int, int]:
+    """(number of parts, size of the central directory) from the zip end record."""
+    with open(path, "rb") as stream:
+        size = stream.seek(0, io.SEEK_END)
+        tail_size = min(size, 22 + 0xFFFF)
+        stream.seek(size - tail_size)
+        tail = stream.read(tail_size)
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or len(tail) - at < 22:
+            raise UnreadableFile(_damaged(name, _("the zip end record is missing")))
+        entries, directory_size = struct.unpack("<HI", tail[at + 10 : at + 16])
+        if entries == 0xFFFF or directory_size == 0xFFFFFFFF:
+            # Zip64: the real counts are in a record the locator points to.
+            locator = tail[at - 20 : at] if at >= 20 else b""
+            if locator[:4] != b"PK\x06\x07":
+                raise UnreadableFile(_damaged(name, _("the zip64 locator is missing")))
+            (offset,) = struct.unpack("<Q", locator[8:16])
+            stream.seek(offset)
+            record = stream.read(56)
+            if record[:4] != b"PK\x06\x06" or len(record) < 56:
+                raise UnreadableFile(_damaged(name, _("the zip64 end record is bad")))
+            entries, directory_size = struct.unpack("<QQ", record[32:48])
+    return entries, directory_size
+
+
+class _CellScan:
+    """Looks for an odd cell start tag in a worksheet, chunk by chunk.
+
+    With collect=True it also gathers the (row, column) span of the references.
+    """
+
+    def __init__(self, odd: re.Pattern, *, collect: bool = False) -> None:
+        self._odd = odd
+        self._collect = collect
+        self._tail = b""
+        self._first = True
+        self.odd = False
+        self.first: tuple[int, int] | None = None
+        self.last: tuple[int, int] | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        if self.odd:
+            return
+        if self._first:
+            self._first = False
+            # Byte patterns only work on an ASCII-compatible encoding: a UTF-16
+            # sheet, allowed by XML, goes to the exact check.
+            if not chunk.removeprefix(_UTF8_BOM).lstrip().startswith(b"<") or (
+                b"\x00" in chunk[:64]
+            ):
+                self.odd = True
+                return
+        # Matches are counted up to the last _SCAN_OVERLAP bytes, which are carried
+        # over and looked at again with the next chunk, together with the byte
+        # before them for the patterns' look-behind.
+        data = self._tail + chunk
+        self._scan(data, 1 if self._tail else 0, len(data) - _SCAN_OVERLAP)
+        self._tail = data[-(_SCAN_OVERLAP + 1) :]
+
+    def finish(self) -> None:
+        if not self.odd and self._tail:
+            start = 1 if len(self._tail) > _SCAN_OVERLAP else 0
+            self._scan(self._tail, start, len(self._tail))
+
+    def _scan(self, data: bytes, start: int, limit: int) -> None:
+        for match in self._odd.finditer(data, start):
+            if match.start() < limit:
+                self.odd = True
+                return
+            break
+        if self._collect:
+            refs = _CELL_REF.findall(data, start)
+            if refs:
+                rows = [int(row) - 1 for row in set(map(itemgetter(1), refs))]
+                columns = [_column_index(c) for c in set(map(itemgetter(0), refs))]
+                self._include((min(rows), min(columns)), (max(rows), max(columns)))
+
+    def _include(self, first: tuple[int, int], last: tuple[int, int]) -> None:
+        if self.first is None:
+            self.first, self.last = first, last
+            return
+        self.first = (min(self.first[0], first[0]), min(self.first[1], first[1]))
+        self.last = (max(self.last[0], last[0]), max(self.last[1], last[1]))
+
+
+class _ExactBox:
+    """The rectangle of cells a worksheet spans, counted the way calamine places them.
+
+    Calamine takes a cell's position from its r attribute, or else from the row's r
+    attribute and the cell's place in the row; the same rules are followed here with
+    expat. Cells without a value count too, which can only overestimate.
+    """
+
+    def __init__(self, name: str, part: str) -> None:
+        self._name = name
+        self._part = part
+        self._parser = expat.ParserCreate()
+        self._parser.StartElementHandler = self._start
+        self._parser.EndElementHandler = self._end
+        self._parser.StartDoctypeDeclHandler = self._doctype
+        self._row = 0
+        self._column = 0
+        self.first: tuple[int, int] | None = None
+        self.last: tuple[int, int] | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        try:
+            self._parser.Parse(chunk, False)
+        except expat.ExpatError as exc:
+            raise UnreadableFile(self._bad_xml(exc)) from None
+
+    def close(self) -> None:
+        try:
+            self._parser.Parse(b"", True)
+        except expat.ExpatError as exc:
+            raise UnreadableFile(self._bad_xml(exc)) from None
+
+    def _bad_xml(self, exc: Exception) -> str:
+        return _damaged(
+            self._name,
+            _("part “%(part)s” is not well-formed XML: %(detail)s")
+            % {"part": self._part, "detail": exc},
+        )
+
+    def _doctype(self, *args) -> None:
+        # Excel never writes a DTD, and its entities could expand without bound.
+        raise UnreadableFile(
+            _damaged(
+                self._name,
+                _("part “%(part)s” declares a document type") % {"part": self._part},
+            )
+        )
+
+    def _start(self, tag: str, attributes: dict[str, str]) -> None:
+        local = tag.rpartition(":")[2]
+        if local == "c":
+            ref = attributes.get("r")
+            if ref is None:
+                row, column = self._row, self._column
+            else:
+                parsed = _parse_ref(ref)
+                if parsed is None or parsed[1] is None:
+                    # Calamine stops on this reference with an error.
+                    return
+                row, column = parsed
+                self._column = column
+            self._column += 1
+            self._include(row, column)
+        elif local == "row":
+            ref = attributes.get("r")
+            parsed = _parse_ref(ref) if ref is not None else None
+            if parsed is not None:
+                self._row = parsed[0]
+
+    def _end(self, tag: str) -> None:
+        if tag.rpartition(":")[2] == "row":
+            self._row += 1
+            self._column = 0
+
+    def _include(self, row: int, column: int) -> None:
+        if self.first is None:
+            self.first = self.last = (row, column)
+            return
+        self.first = (min(self.first[0], row), min(self.first[1], column))
+        self.last = (max(self.last[0], row), max(self.last[1], column))
+
+
+def _check_span(
+    name: str,
+    part: str,
+    first: tuple[int, int] | None,
+    last: tuple[int, int] | None,
+    max_cells: int,
+) -> None:
+    """Refuse a sheet whose cells span a rectangle larger than max_cells."""
+    if first is None:
+        return
+    rows = last[0] - first[0] + 1
+    columns = last[1] - first[1] + 1
+    if rows * columns <= max_cells:
+        return
+    raise UnreadableFile(
+        _(
+            "The file “%(name)s” is refused: a sheet (part “%(part)s”) has cells "
+            "spread over %(rows)s rows and %(columns)s columns, as far as cell "
+            "%(cell)s, more than the %(limit)s cells the portal can read. Delete the "
+            "stray cells outside the table (in Excel, Ctrl+End shows the last used "
+            "cell), save, and upload the file again, or save the sheet as CSV UTF-8."
+        )
+        % {
+            "name": name,
+            "part": part,
+            "rows": number_format(rows, force_grouping=True),
+            "columns": number_format(columns, force_grouping=True),
+            "cell": _column_letter(last[1]) + str(last[0] + 1),
+            "limit": number_format(max_cells, force_grouping=True),
+        }
+    )
+
+
+def _column_index(letters: bytes | str) -> int:
+    """b"A" -> 0, "ab" -> 27: the 0-based column an Excel column name stands for."""
+    if isinstance(letters, bytes):
+        letters = letters.decode("ascii")
+    column = 0
+    for letter in letters.upper():
+        column = column * 26 + ord(letter) - 64
+    return column - 1
+
+
+def _parse_ref(ref: str) -> tuple[int, int | None] | None:
+    """(row, column or None), 0-based, from "B12", "b12" or "12"; None if invalid."""
+    match = _REF.match(ref)
+    if match is None or int(match[2]) == 0:
+        return None
+    column = _column_index(match[1]) if match[1] else None
+    return int(match[2]) - 1, column
+
+
+def _too_many_parts(name: str, limit: int) -> str:
+    return _(
+        "The file “%(name)s” is refused: it holds more than %(limit)s parts, far more "
+        "than an Excel workbook needs. It is damaged or is not a real spreadsheet. "
+        "Save the data from Excel as .xlsx or CSV UTF-8 and upload it again."
+    ) % {"name": name, "limit": number_format(limit, force_grouping=True)}
+
+
+def _damaged(name: str, detail) -> str:
+    return _(
+        "The file “%(name)s” is damaged: it looks like an Excel workbook (a zip "
+        "archive) but cannot be read (%(detail)s). Open it in Excel, save it again as "
+        ".xlsx and upload the new file."
+    ) % {"name": name, "detail": detail}

@@ -1,0 +1,533 @@
+"""Imports end to end on PostgreSQL: staging with COPY, set-based checks, commit."""
+
+import csv
+import io
+import zipfile
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from eligibility import selectors, services
+from eligibility.importers import stage_table_name
+from eligibility.models import (
+    BillingRecord,
+    DomainError,
+    HeaderAlias,
+    ImportJob,
+    ImportKind,
+    NamedList,
+    Subscriber,
+)
+from eligibility.spreadsheets import UnreadableFile
+from tests.factories import SnapshotFactory
+
+pytestmark = pytest.mark.django_db
+
+SUBSCRIBER_HEADERS = [
+    "msisdn",
+    "full_name",
+    "subscription_type",
+    "status",
+    "contract_date",
+    "customer_type",
+    "company",
+    "province",
+    "district",
+    "birth_date",
+]
+
+
+def subscriber_row(msisdn, **overrides):
+    row = {
+        "msisdn": msisdn,
+        "full_name": "Nguyễn Văn An",
+        "subscription_type": "postpaid",
+        "status": "2C",
+        "contract_date": "2001-05-03",
+        "customer_type": "individual",
+        "company": "2",
+        "province": "Hồ Chí Minh",
+        "district": "Quận 1",
+        "birth_date": "",
+    }
+    row.update(overrides)
+    return row
+
+
+def write_csv(path: Path, headers, rows, encoding="utf-8") -> Path:
+    with open(path, "w", newline="", encoding=encoding, errors="replace") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(headers)
+        for row in rows:
+            writer.writerow(
+                [
+                    row.get(h, "") if isinstance(row, dict) else row[i]
+                    for i, h in enumerate(headers)
+                ]
+            )
+    return path
+
+
+def check(path, *, kind=ImportKind.SUBSCRIBERS, snapshot=None, list_name=""):
+    return services.import_file(
+        kind=kind, path=path, snapshot=snapshot, list_name=list_name, commit=False
+    )
+
+
+def rejections(job):
+    return {
+        r["sheet_row"]: r["problems"] for r in selectors.rejected_rows_sample(job, 1000)
+    }
+
+
+def test_good_csv_is_imported_with_numbers_normalised(tmp_path):
+    snapshot = SnapshotFactory()
+    path = write_csv(
+        tmp_path / "tb.csv",
+        SUBSCRIBER_HEADERS,
+        [
+            subscriber_row("0901234567"),
+            subscriber_row("84931234567", contract_date="03/05/2001"),
+            subscriber_row("+84 89 123 4567", subscription_type="trả trước"),
+            subscriber_row("901234568"),  # leading zero lost in a spreadsheet
+            subscriber_row("901234569.0"),
+            subscriber_row("9.01234570E+8"),
+        ],
+    )
+    job = services.import_file(
+        kind=ImportKind.SUBSCRIBERS, path=path, snapshot=snapshot, commit=True
+    )
+
+    assert (job.total_rows, job.valid_rows, job.rejected_rows) == (6, 6, 0)
+    assert job.status == ImportJob.Status.IMPORTED
+    assert set(Subscriber.objects.values_list("msisdn", flat=True)) == {
+        "84901234567",
+        "84931234567",
+        "84891234567",
+        "84901234568",
+        "84901234569",
+        "84901234570",
+    }
+    second = Subscriber.objects.get(msisdn="84931234567")
+    assert second.contract_date == date(2001, 5, 3)
+    assert Subscriber.objects.get(msisdn="84891234567").subscription_type == "prepaid"
+    snapshot.refresh_from_db()
+    assert snapshot.subscriber_count == 6
+
+
+def test_bad_rows_are_reported_with_row_numbers_and_reasons(tmp_path):
+    snapshot = SnapshotFactory()
+    path = write_csv(
+        tmp_path / "tb.csv",
+        SUBSCRIBER_HEADERS,
+        [
+            subscriber_row("0901234567"),
+            subscriber_row("09012"),
+            subscriber_row("0901234567"),
+            subscriber_row("0911111111", contract_date="31/02/2010"),
+            subscriber_row("0922222222", status="ACTIVE"),
+            subscriber_row("9.01235E+08"),  # Excel kept only six digits
+            subscriber_row("0933333333", company="12"),
+        ],
+    )
+    job = check(path, snapshot=snapshot)
+
+    assert (job.total_rows, job.valid_rows, job.rejected_rows) == (7, 1, 6)
+    problems = rejections(job)
+    assert set(problems) == {3, 4, 5, 6, 7, 8}
+    assert "msisdn" in problems[3]
+    assert "2" in problems[4]  # repeats the number of row 2
+    assert "contract_date" in problems[5]
+    assert "status" in problems[6]
+    assert "msisdn" in problems[7]
+    assert "company" in problems[8]
+    assert not Subscriber.objects.exists()
+
+
+def test_good_rows_only_are_imported_when_staff_accept(tmp_path):
+    snapshot = SnapshotFactory()
+    path = write_csv(
+        tmp_path / "tb.csv",
+        SUBSCRIBER_HEADERS,
+        [
+            subscriber_row("0901234567"),
+            subscriber_row("bad"),
+            subscriber_row("0901234568"),
+        ],
+    )
+    job = check(path, snapshot=snapshot)
+    job = services.import_job_commit(job_id=job.pk)
+
+    assert job.imported_rows == 2
+    assert sorted(Subscriber.objects.values_list("msisdn", flat=True)) == [
+        "84901234567",
+        "84901234568",
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [stage_table_name(job.pk)])
+        assert cursor.fetchone()[0] is None
+
+
+def test_missing_required_column_is_refused_naming_it(tmp_path):
+    snapshot = SnapshotFactory()
+    headers = [h for h in SUBSCRIBER_HEADERS if h != "contract_date"]
+    path = write_csv(tmp_path / "tb.csv", headers, [subscriber_row("0901234567")])
+
+    with pytest.raises(DomainError, match="contract_date"):
+        check(path, snapshot=snapshot)
+    assert not Subscriber.objects.exists()
+
+
+def test_file_in_another_encoding_is_refused_and_nothing_is_kept(tmp_path):
+    snapshot = SnapshotFactory()
+    path = write_csv(
+        tmp_path / "tb.csv",
+        SUBSCRIBER_HEADERS,
+        [
+            subscriber_row("0901234567", full_name="Ngo Van An"),
+            subscriber_row("0901234568", full_name="Lê Thị Bé"),
+        ],
+        encoding="cp1258",
+    )
+    with pytest.raises(UnreadableFile, match="UTF-8"):
+        check(path, snapshot=snapshot)
+    assert not ImportJob.objects.exists()
+
+
+def test_text_file_renamed_xlsx_is_refused(tmp_path):
+    snapshot = SnapshotFactory()
+    path = tmp_path / "tb.xlsx"
+    path.write_text("msisdn,full_name\n0901234567,An\n", encoding="utf-8")
+    with pytest.raises(UnreadableFile, match="tb.xlsx"):
+        check(path, snapshot=snapshot)
+    assert not ImportJob.objects.exists()
+
+
+def test_zip_bomb_is_refused_by_size_before_parsing(tmp_path, settings):
+    settings.IMPORT_XLSX_MAX_TOTAL_BYTES = 50 * 1024**2
+    settings.IMPORT_XLSX_MAX_ENTRY_BYTES = 50 * 1024**2
+    snapshot = SnapshotFactory()
+    path = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as entry:
+            block = b"\0" * (1 << 20)
+            for _ in range(100):  # 100 MB that deflate to about 100 KB
+                entry.write(block)
+    assert path.stat().st_size < 1024**2
+
+    with pytest.raises(UnreadableFile) as refused:
+        check(path, snapshot=snapshot)
+    assert "MB" in str(refused.value) or "size" in str(refused.value).lower()
+    assert not ImportJob.objects.exists()
+
+
+def _xlsx(path: Path, headers, rows) -> Path:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(headers)
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    return path
+
+
+def test_xlsx_numbers_stored_as_numbers_are_read_as_msisdns(tmp_path):
+    snapshot = SnapshotFactory()
+    base = subscriber_row("")
+    values = [base[h] for h in SUBSCRIBER_HEADERS[1:]]
+    path = _xlsx(
+        tmp_path / "tb.xlsx",
+        SUBSCRIBER_HEADERS,
+        [
+            [901234567, *values],
+            [901234568.0, *values],
+            ["9.01234569E+8", *values],
+            ["0901234570", *values],
+        ],
+    )
+    job = services.import_file(
+        kind=ImportKind.SUBSCRIBERS, path=path, snapshot=snapshot, commit=True
+    )
+    assert job.rejected_rows == 0
+    assert sorted(Subscriber.objects.values_list("msisdn", flat=True)) == [
+        "84901234567",
+        "84901234568",
+        "84901234569",
+        "84901234570",
+    ]
+
+
+def test_xlsx_declaring_a_million_rows_but_filling_ten_reads_ten(tmp_path):
+    snapshot = SnapshotFactory()
+    base = subscriber_row("")
+    values = [base[h] for h in SUBSCRIBER_HEADERS[1:]]
+    small = _xlsx(
+        tmp_path / "small.xlsx",
+        SUBSCRIBER_HEADERS,
+        [[f"09012345{n:02d}", *values] for n in range(10)],
+    )
+    path = tmp_path / "declared.xlsx"
+    with zipfile.ZipFile(small) as source, zipfile.ZipFile(path, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                text = data.decode()
+                start = text.index("<dimension")
+                end = text.index("/>", start) + 2
+                text = text[:start] + '<dimension ref="A1:J1048576"/>' + text[end:]
+                data = text.encode()
+            target.writestr(item, data)
+
+    job = check(path, snapshot=snapshot)
+    assert (job.total_rows, job.valid_rows) == (10, 10)
+
+
+def test_billing_negative_revenue_and_bad_cycle_are_rejected(tmp_path):
+    snapshot = SnapshotFactory()
+    headers = ["msisdn", "cycle", "revenue_total", "revenue_voice"]
+    path = write_csv(
+        tmp_path / "cuoc.csv",
+        headers,
+        [
+            ["0901234567", "2022-10", "500000", "200000"],
+            ["0901234567", "2022-09", "-1000", "0"],
+            ["0901234567", "2022-13", "1000", "0"],
+            ["0901234567", "2022-10", "1000", "0"],
+            ["0901234567", "09/2022", "abc", "0"],
+        ],
+    )
+    job = check(path, kind=ImportKind.BILLING, snapshot=snapshot)
+    problems = rejections(job)
+    assert set(problems) == {3, 4, 5, 6}
+    assert "revenue_total" in problems[3]
+    assert "cycle" in problems[4]
+    assert "2" in problems[5]
+    assert "revenue_total" in problems[6]
+
+    services.import_job_commit(job_id=job.pk)
+    record = BillingRecord.objects.get()
+    assert (record.cycle, record.revenue_total) == (date(2022, 10, 1), 500000)
+
+
+def test_same_file_twice_changes_nothing(tmp_path):
+    snapshot = SnapshotFactory()
+    path = write_csv(
+        tmp_path / "tb.csv", SUBSCRIBER_HEADERS, [subscriber_row("0901234567")]
+    )
+    first = services.import_file(
+        kind=ImportKind.SUBSCRIBERS, path=path, snapshot=snapshot, commit=True
+    )
+    before = list(Subscriber.objects.values_list("pk", "msisdn"))
+    second = services.import_file(
+        kind=ImportKind.SUBSCRIBERS, path=path, snapshot=snapshot, commit=True
+    )
+
+    assert first.imported_rows == 1
+    assert second.unchanged is True
+    assert list(Subscriber.objects.values_list("pk", "msisdn")) == before
+
+
+def test_failed_commit_leaves_previous_data_as_it_was(tmp_path):
+    snapshot = SnapshotFactory()
+    old = write_csv(
+        tmp_path / "old.csv", SUBSCRIBER_HEADERS, [subscriber_row("0901234567")]
+    )
+    services.import_file(
+        kind=ImportKind.SUBSCRIBERS, path=old, snapshot=snapshot, commit=True
+    )
+    new = write_csv(
+        tmp_path / "new.csv",
+        SUBSCRIBER_HEADERS,
+        [subscriber_row("0911111111"), subscriber_row("0922222222")],
+    )
+    job = check(new, snapshot=snapshot)
+    # The staged rows vanish before the commit: the commit fails inside its transaction.
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {stage_table_name(job.pk)}")
+
+    with pytest.raises(Exception):  # noqa: B017 - the database's own error
+        services.import_job_commit(job_id=job.pk)
+
+    assert list(Subscriber.objects.values_list("msisdn", flat=True)) == ["84901234567"]
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.VALIDATED
+    assert job.error
+
+
+def test_discarding_imports_nothing(tmp_path):
+    snapshot = SnapshotFactory()
+    path = write_csv(
+        tmp_path / "tb.csv", SUBSCRIBER_HEADERS, [subscriber_row("0901234567")]
+    )
+    job = check(path, snapshot=snapshot)
+    services.import_job_discard(job=job)
+    assert not Subscriber.objects.exists()
+    with pytest.raises(DomainError):
+        services.import_job_commit(job_id=job.pk)
+
+
+def test_snapshots_are_kept_side_by_side(tmp_path):
+    october, november = SnapshotFactory(), SnapshotFactory()
+    a = write_csv(
+        tmp_path / "a.csv", SUBSCRIBER_HEADERS, [subscriber_row("0901234567")]
+    )
+    b = write_csv(
+        tmp_path / "b.csv",
+        SUBSCRIBER_HEADERS,
+        [subscriber_row("0901234567", status="1C"), subscriber_row("0901234568")],
+    )
+    services.import_file(
+        kind=ImportKind.SUBSCRIBERS, path=a, snapshot=october, commit=True
+    )
+    services.import_file(
+        kind=ImportKind.SUBSCRIBERS, path=b, snapshot=november, commit=True
+    )
+
+    assert october.subscribers.get().status == "2C"
+    assert november.subscribers.count() == 2
+    assert november.subscribers.get(msisdn="84901234567").status == "1C"
+
+
+def test_vietnamese_headers_are_mapped_and_the_mapping_remembered(tmp_path):
+    snapshot = SnapshotFactory()
+    headers = [
+        "Số thuê bao",
+        "Họ tên",
+        "Kiểu thuê bao",
+        "Trạng thái",
+        "Ngày hòa mạng",
+        "Loại KH",
+        "Công ty",
+        "Tỉnh",
+        "Quận/Huyện",
+        "Mã vùng riêng",
+    ]
+    path = write_csv(
+        tmp_path / "vi.csv",
+        headers,
+        [
+            [
+                "0901234567",
+                "Trần Thị Bích",
+                "trả sau",
+                "2C",
+                "03/05/2001",
+                "KHCN",
+                "2",
+                "Hồ Chí Minh",
+                "Quận 3",
+                "X1",
+            ]
+        ],
+    )
+    job = services.import_job_create(
+        kind=ImportKind.SUBSCRIBERS,
+        source=path,
+        original_name=path.name,
+        snapshot=snapshot,
+    )
+    # "Kiểu thuê bao" is not a known spelling: staff map it once.
+    assert "subscription_type" not in job.column_map
+    column_map = {**job.column_map, "subscription_type": 2}
+    services.import_job_set_mapping(job=job, column_map=column_map)
+    assert HeaderAlias.objects.filter(
+        header_key="kieu thue bao", field="subscription_type"
+    ).exists()
+
+    job = services.import_job_validate(job_id=job.pk)
+    services.import_job_commit(job_id=job.pk)
+    subscriber = Subscriber.objects.get()
+    assert subscriber.full_name == "Trần Thị Bích"
+    assert subscriber.extra == {"Mã vùng riêng": "X1"}
+
+    again = services.import_job_create(
+        kind=ImportKind.SUBSCRIBERS,
+        source=path,
+        original_name=path.name,
+        snapshot=snapshot,
+    )
+    assert again.column_map["subscription_type"] == 2
+
+
+def test_named_list_replaces_its_entries(tmp_path):
+    first = write_csv(
+        tmp_path / "l1.csv",
+        ["msisdn", "ghi chu"],
+        [["0901234567", "a"], ["0901234568", "b"]],
+    )
+    second = write_csv(tmp_path / "l2.csv", ["msisdn"], [["0901234569"]])
+    services.import_file(
+        kind=ImportKind.NAMED_LIST, path=first, list_name="DS KH lâu năm", commit=True
+    )
+    named = NamedList.objects.get(name="DS KH lâu năm")
+    assert named.entry_count == 2
+    assert named.entries.get(msisdn="84901234567").attributes == {"ghi chu": "a"}
+
+    services.import_file(
+        kind=ImportKind.NAMED_LIST, path=second, list_name="DS KH lâu năm", commit=True
+    )
+    named.refresh_from_db()
+    assert list(named.entries.values_list("msisdn", flat=True)) == ["84901234569"]
+
+
+def test_rejected_rows_file_neutralises_formulas(tmp_path):
+    snapshot = SnapshotFactory()
+    path = write_csv(
+        tmp_path / "tb.csv",
+        SUBSCRIBER_HEADERS,
+        [subscriber_row('=HYPERLINK("x")')],
+    )
+    job = check(path, snapshot=snapshot)
+    text = "".join(selectors.rejected_rows_csv(job))
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert rows[1][0] == "2"
+    assert "msisdn" in rows[1][1]
+    assert rows[1][2].startswith("'=")
+
+
+def test_command_checks_then_imports_with_commit(tmp_path):
+    path = write_csv(
+        tmp_path / "tb.csv",
+        SUBSCRIBER_HEADERS,
+        [subscriber_row("0901234567"), subscriber_row("x")],
+    )
+    out = io.StringIO()
+    call_command(
+        "import_snapshot",
+        "--snapshot",
+        "T10",
+        "--taken-on",
+        "2022-10-31",
+        "--subscribers",
+        str(path),
+        stdout=out,
+    )
+    assert not Subscriber.objects.exists()
+    assert "1" in out.getvalue()
+
+    out = io.StringIO()
+    call_command(
+        "import_snapshot",
+        "--snapshot",
+        "T10",
+        "--subscribers",
+        str(path),
+        "--commit",
+        stdout=out,
+    )
+    assert Subscriber.objects.get().msisdn == "84901234567"
+
+
+def test_command_refuses_unknown_snapshot_without_date(tmp_path):
+    path = write_csv(
+        tmp_path / "tb.csv", SUBSCRIBER_HEADERS, [subscriber_row("0901234567")]
+    )
+    with pytest.raises(CommandError, match="T11"):
+        call_command("import_snapshot", "--snapshot", "T11", "--subscribers", str(path))
