@@ -93,6 +93,8 @@ def _raw_copy(path: Path, table: str, columns) -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute(f"CREATE TABLE {table} ({ddl})")
+        # The files write dates either way, as the operator's exports do.
+        cursor.execute("SET datestyle = 'ISO, DMY'")
         with (
             cursor.cursor.copy(
                 f"COPY {table} FROM STDIN (FORMAT csv, HEADER true)"

@@ -312,6 +312,16 @@ class Dialect:
             return f"jsonb_strip_nulls(jsonb_build_object({body}))"
         return f"json_object({body})"
 
+    def make_date(self, y: str, m: str, day: str) -> str:
+        if self.postgres:
+            return f"make_date({y}, {m}, {day})"
+        return f"printf('%04d-%02d-%02d', {y}, {m}, {day})"
+
+    @property
+    def fence(self) -> str:
+        """Ends a subquery the planner must not inline into the outer query."""
+        return "OFFSET 0" if self.postgres else "LIMIT -1 OFFSET 0"
+
     def json_array(self, exprs: list[str]) -> str:
         body = ", ".join(exprs)
         return f"jsonb_build_array({body})" if self.postgres else f"json_array({body})"
@@ -323,6 +333,8 @@ class ColumnSql:
 
     value: str
     problem: str  # SQL giving 'name:code;' or NULL
+    # Intermediate values, one query level each, computed before `value`.
+    steps: list[list[tuple[str, str]]] = field(default_factory=list)
 
 
 def _days_in_month(y: str, m: str) -> str:
@@ -333,55 +345,139 @@ def _days_in_month(y: str, m: str) -> str:
     )
 
 
-def _date_parts(d: Dialect, src: str) -> tuple[str, str, str, str]:
-    """SQL for (is well formed, year, month, day) of a date written either way."""
-    # A date cell from XLSX may carry a midnight time: keep the date part.
-    text = f"split_part({src}, ' ', 1)"
-    iso = d.matches(text, r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$")
-    dmy = d.matches(text, r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$")
+# Checks run on every cell of millions of rows. PostgreSQL's regular expressions cost
+# microseconds a call, so the common spellings are recognised with translate(),
+# length() and substr(), several times cheaper; regexes are kept for rare spellings.
+
+
+def _only(expr: str, chars: str, rest: str = "") -> str:
+    """`expr` holds nothing but `chars`, apart from the characters `rest`."""
+    return f"(translate({expr}, '{chars}', '') = '{rest}')"
+
+
+DIGITS = "0123456789"
+
+
+def _lengths(expr: str, sep: str, *bounds: tuple[int, int]) -> str:
+    return " AND ".join(
+        f"length(split_part({expr}, '{sep}', {i})) BETWEEN {low} AND {high}"
+        for i, (low, high) in enumerate(bounds, start=1)
+    )
+
+
+def _date_steps(d: Dialect, name: str, src: str) -> tuple[list, str]:
+    """Steps and value of a date written YYYY-MM-DD or DD/MM/YYYY (a time is ignored)."""
+    text, shape, fmt = f"dt_{name}", f"shape_{name}", f"fmt_{name}"
+    y, m, day = f"y_{name}", f"m_{name}", f"d_{name}"
+    iso = _lengths(text, "-", (4, 4), (1, 2), (1, 2))
+    dmy = _lengths(text, "/", (1, 2), (1, 2), (4, 4))
 
     def part(iso_index: int, dmy_index: int) -> str:
         return (
-            f"CAST(CASE WHEN {iso} THEN split_part({text}, '-', {iso_index}) "
-            f"ELSE split_part({text}, '/', {dmy_index}) END AS integer)"
+            f"CAST(CASE {fmt} WHEN 'iso' THEN split_part({text}, '-', {iso_index}) "
+            f"WHEN 'dmy' THEN split_part({text}, '/', {dmy_index}) END AS integer)"
         )
 
-    return f"({iso} OR {dmy})", part(1, 3), part(2, 2), part(3, 1)
-
-
-def _date_sql(d: Dialect, src: str) -> tuple[str, str]:
-    well_formed, y, m, day = _date_parts(d, src)
-    valid = (
-        f"({well_formed} AND {y} BETWEEN 1900 AND 2100 AND {m} BETWEEN 1 AND 12 "
-        f"AND {day} BETWEEN 1 AND {_days_in_month(y, m)})"
+    steps = [
+        [(text, f"split_part({src}, ' ', 1)")],
+        [(shape, f"translate({text}, '{DIGITS}', '')")],
+        [
+            (
+                fmt,
+                f"(CASE WHEN {shape} = '--' AND {iso} THEN 'iso' "
+                f"WHEN {shape} = '//' AND {dmy} THEN 'dmy' END)",
+            )
+        ],
+        [(y, part(1, 3)), (m, part(2, 2)), (day, part(3, 1))],
+    ]
+    value = (
+        f"(CASE WHEN {y} BETWEEN 1900 AND 2100 AND {m} BETWEEN 1 AND 12 "
+        f"AND {day} BETWEEN 1 AND {_days_in_month(y, m)} "
+        f"THEN {d.make_date(y, m, day)} END)"
     )
-    iso = f"(lpad(CAST({y} AS text), 4, '0') || '-' || lpad(CAST({m} AS text), 2, '0') || '-' || lpad(CAST({day} AS text), 2, '0'))"  # noqa: E501
-    return valid, d.as_date(iso)
+    return steps, value
 
 
-def _cycle_sql(d: Dialect, src: str) -> tuple[str, str]:
-    text = f"split_part({src}, ' ', 1)"
-    ym = d.matches(text, r"^[0-9]{4}-[0-9]{1,2}(-[0-9]{1,2})?$")
-    my = d.matches(text, r"^[0-9]{1,2}/[0-9]{4}$")
-    compact = d.matches(text, r"^[0-9]{6}$")
-    y = (
-        f"CAST(CASE WHEN {ym} THEN split_part({text}, '-', 1) "
-        f"WHEN {my} THEN split_part({text}, '/', 2) "
-        f"ELSE substr({text}, 1, 4) END AS integer)"
+def _cycle_steps(d: Dialect, name: str, src: str) -> tuple[list, str]:
+    """Steps and value of a billing cycle: YYYY-MM, YYYY-MM-DD, MM/YYYY or YYYYMM."""
+    text, shape, fmt = f"dt_{name}", f"shape_{name}", f"fmt_{name}"
+    y, m = f"y_{name}", f"m_{name}"
+    steps = [
+        [(text, f"split_part({src}, ' ', 1)")],
+        [(shape, f"translate({text}, '{DIGITS}', '')")],
+        [
+            (
+                fmt,
+                f"(CASE WHEN {shape} = '-' AND {_lengths(text, '-', (4, 4), (1, 2))} "
+                f"THEN 'ym' WHEN {shape} = '--' AND "
+                f"{_lengths(text, '-', (4, 4), (1, 2), (1, 2))} THEN 'ym' "
+                f"WHEN {shape} = '/' AND {_lengths(text, '/', (1, 2), (4, 4))} THEN 'my' "
+                f"WHEN {shape} = '' AND length({text}) = 6 THEN 'compact' END)",
+            )
+        ],
+        [
+            (
+                y,
+                f"CAST(CASE {fmt} WHEN 'ym' THEN split_part({text}, '-', 1) "
+                f"WHEN 'my' THEN split_part({text}, '/', 2) "
+                f"WHEN 'compact' THEN substr({text}, 1, 4) END AS integer)",
+            ),
+            (
+                m,
+                f"CAST(CASE {fmt} WHEN 'ym' THEN split_part({text}, '-', 2) "
+                f"WHEN 'my' THEN split_part({text}, '/', 1) "
+                f"WHEN 'compact' THEN substr({text}, 5, 2) END AS integer)",
+            ),
+        ],
+    ]
+    value = (
+        f"(CASE WHEN {y} BETWEEN 1990 AND 2100 AND {m} BETWEEN 1 AND 12 "
+        f"THEN {d.make_date(y, m, '1')} END)"
     )
-    m = (
-        f"CAST(CASE WHEN {ym} THEN split_part({text}, '-', 2) "
-        f"WHEN {my} THEN split_part({text}, '/', 1) "
-        f"ELSE substr({text}, 5, 2) END AS integer)"
+    return steps, value
+
+
+def _integer_steps(d: Dialect, name: str, src: str) -> tuple[list, str]:
+    """Steps and value of a whole number of at most 15 digits, like -12 or 12.0."""
+    whole, unsigned = f"whole_{name}", f"unsigned_{name}"
+    steps = [
+        [
+            (
+                whole,
+                f"(CASE WHEN strpos({src}, '.') = 0 THEN {src} "
+                f"WHEN {d.matches(src, r'^-?[0-9]+\.0+$')} "
+                f"THEN split_part({src}, '.', 1) END)",
+            )
+        ],
+        [
+            (
+                unsigned,
+                f"(CASE WHEN substr({whole}, 1, 1) = '-' THEN substr({whole}, 2) "
+                f"ELSE {whole} END)",
+            )
+        ],
+    ]
+    value = (
+        f"(CASE WHEN length({unsigned}) BETWEEN 1 AND 15 AND {_only(unsigned, DIGITS)} "
+        f"THEN CAST({whole} AS bigint) END)"
     )
-    valid = f"(({ym} OR {my} OR {compact}) AND {y} BETWEEN 1990 AND 2100 AND {m} BETWEEN 1 AND 12)"  # noqa: E501
-    iso = f"(CAST({y} AS text) || '-' || lpad(CAST({m} AS text), 2, '0') || '-01')"
-    return valid, d.as_date(iso)
+    return steps, value
+
+
+MOBILE_PREFIXES = "('3', '5', '7', '8', '9')"
 
 
 def _msisdn_sql(d: Dialect, src: str) -> tuple[str, str]:
-    # The common spellings are tested first and cheaply; the rest lose their
-    # separators, a spreadsheet's ".0", or a scientific notation that kept every digit.
+    local = (
+        f"(length({src}) = 10 AND substr({src}, 1, 1) = '0' AND "
+        f"substr({src}, 2, 1) IN {MOBILE_PREFIXES} AND {_only(src, DIGITS)})"
+    )
+    international = (
+        f"(length({src}) = 11 AND substr({src}, 1, 2) = '84' AND "
+        f"substr({src}, 3, 1) IN {MOBILE_PREFIXES} AND {_only(src, DIGITS)})"
+    )
+    # Rare spellings: separators, a spreadsheet's ".0", a scientific notation that
+    # kept every digit, a number that lost its leading zero.
     digits = f"regexp_replace({src}, '[^0-9]', '', 'g')"
     sci = d.matches(src, r"^[1-9]\.[0-9]{8}[eE]\+?0*8$")
     sci_digits = f"(substr({src}, 1, 1) || substr({src}, 3, 8))"
@@ -392,8 +488,8 @@ def _msisdn_sql(d: Dialect, src: str) -> tuple[str, str]:
         f"WHEN {d.matches(src, r'^[0-9 +().-]+$')} THEN {digits} END)"
     )
     value = (
-        f"(CASE WHEN {d.matches(src, r'^84[35789][0-9]{8}$')} THEN {src} "
-        f"WHEN {d.matches(src, r'^0[35789][0-9]{8}$')} THEN '84' || substr({src}, 2) "
+        f"(CASE WHEN {local} THEN '84' || substr({src}, 2) "
+        f"WHEN {international} THEN {src} "
         f"WHEN {d.matches(cleaned, r'^84[35789][0-9]{8}$')} THEN {cleaned} "
         f"WHEN {d.matches(cleaned, r'^0[35789][0-9]{8}$')} THEN '84' || substr({cleaned}, 2) "  # noqa: E501
         f"WHEN {d.matches(cleaned, r'^[35789][0-9]{8}$')} THEN '84' || {cleaned} END)"
@@ -402,67 +498,70 @@ def _msisdn_sql(d: Dialect, src: str) -> tuple[str, str]:
 
 
 def column_sql(d: Dialect, column: Column, src: str | None) -> ColumnSql:
-    """SQL for one column, `src` being the trimmed, NULL-if-empty staged cell."""
+    """SQL for one column, `src` naming the trimmed, NULL-if-empty staged cell.
+
+    `value` is the typed value or NULL when the cell is empty or wrong; `problem` is
+    written over `v_<name>`, the column that holds `value` one query level up.
+    """
     if src is None:
-        return ColumnSql(value=column.default, problem="NULL")
+        return ColumnSql(value="NULL", problem="NULL")
     name = column.name
+    v = f"v_{name}"
+    extra_checks = ""
+    steps: list = []
     if column.kind == "msisdn":
-        valid, value = _msisdn_sql(d, src)
+        _valid, value = _msisdn_sql(d, src)
         code = "invalid_msisdn"
     elif column.kind == "text":
-        valid = f"(length({src}) <= {column.max_length})"
-        value = f"COALESCE({src}, {column.default})"
+        value = f"(CASE WHEN length({src}) <= {column.max_length} THEN {src} END)"
         code = "too_long"
     elif column.kind == "choice":
-        cases = " ".join(
+        exact = " ".join(
+            f"WHEN {sql_literal(stored)} THEN {sql_literal(stored)}"
+            for stored in sorted(set(column.choices.values()))
+        )
+        spelled = " ".join(
             f"WHEN {sql_literal(spelling)} THEN {sql_literal(stored)}"
             for spelling, stored in column.choices.items()
         )
-        mapped = f"(CASE lower({src}) {cases} END)"
-        valid = f"({mapped} IS NOT NULL)"
-        value = f"COALESCE({mapped}, {column.default})"
+        # The canonical spelling first: lower() is the costly part.
+        value = f"COALESCE(CASE {src} {exact} END, CASE lower({src}) {spelled} END)"
         code = "unknown_value"
     elif column.kind in {"date", "cycle"}:
-        valid, typed = (_date_sql if column.kind == "date" else _cycle_sql)(d, src)
-        # NULL rather than a failed cast: the key of a bad row is still computed.
-        value = f"(CASE WHEN {valid} THEN {typed} END)"
+        build = _date_steps if column.kind == "date" else _cycle_steps
+        steps, value = build(d, name, src)
         code = "bad_date" if column.kind == "date" else "bad_cycle"
     elif column.kind in {"money", "int"}:
-        well_formed = d.matches(src, r"^-?[0-9]{1,15}(\.0+)?$")
-        number = f"(CASE WHEN {well_formed} THEN CAST(split_part({src}, '.', 1) AS bigint) END)"  # noqa: E501
+        steps, value = _integer_steps(d, name, src)
+        code = "not_integer"
         if column.kind == "money":
-            return ColumnSql(
-                value=f"COALESCE({number}, {column.default})",
-                problem=(
-                    f"(CASE WHEN NOT {well_formed} THEN '{name}:not_integer;' "
-                    f"WHEN {number} < 0 THEN '{name}:negative;' END)"
-                ),
-            )
-        bounds = []
-        if column.min_value is not None:
-            bounds.append(f"{number} >= {column.min_value}")
-        if column.max_value is not None:
-            bounds.append(f"{number} <= {column.max_value}")
-        in_range = " AND ".join(bounds) or "TRUE"
-        return ColumnSql(
-            value=f"COALESCE({number}, {column.default})",
-            problem=(
-                f"(CASE WHEN NOT {well_formed} THEN '{name}:not_integer;' "
-                f"WHEN NOT ({in_range}) THEN '{name}:out_of_range;' END)"
-            ),
-        )
+            extra_checks = f"WHEN {v} < 0 THEN '{name}:negative;' "
+        else:
+            bounds = []
+            if column.min_value is not None:
+                bounds.append(f"{v} >= {column.min_value}")
+            if column.max_value is not None:
+                bounds.append(f"{v} <= {column.max_value}")
+            if bounds:
+                extra_checks = (
+                    f"WHEN NOT ({' AND '.join(bounds)}) THEN '{name}:out_of_range;' "
+                )
     elif column.kind == "flag":
         truthy = "('1', 'true', 'yes', 'y', 'x', 'có', 'co')"
         falsy = "('0', 'false', 'no', 'n', 'không', 'khong')"
-        valid = f"(lower({src}) IN {truthy} OR lower({src}) IN {falsy})"
-        value = d.as_bool(f"COALESCE(lower({src}) IN {truthy}, {column.default})")
+        value = (
+            f"(CASE {src} WHEN '1' THEN 1 WHEN '0' THEN 0 ELSE CASE "
+            f"WHEN lower({src}) IN {truthy} THEN 1 WHEN lower({src}) IN {falsy} THEN 0 "
+            f"END END)"
+        )
         code = "bad_flag"
     elif column.kind == "decimal":
         text = f"replace({src}, ',', '.')"
         well_formed = d.matches(text, r"^[0-9]*\.?[0-9]+$")
-        number = f"CAST({text} AS numeric)"
-        valid = f"({well_formed} AND {number} <= 1)"
-        value = f"CAST(CASE WHEN {src} IS NOT NULL THEN {text} END AS numeric)"
+        value = (
+            f"(CASE WHEN {well_formed} AND CAST({text} AS numeric) <= 1 "
+            f"THEN CAST({text} AS numeric) END)"
+        )
         code = "bad_decimal"
     else:  # pragma: no cover - a programming error, not input
         raise ValueError(column.kind)
@@ -471,14 +570,22 @@ def column_sql(d: Dialect, column: Column, src: str | None) -> ColumnSql:
         value=value,
         problem=(
             f"(CASE WHEN {src} IS NULL THEN {missing} "
-            f"WHEN NOT {valid} THEN '{name}:{code};' END)"
+            f"WHEN {v} IS NULL THEN '{name}:{code};' {extra_checks}END)"
         ),
+        steps=steps,
     )
 
 
 @dataclass
 class StagedFile:
-    """SQL over one staged file, given its column mapping."""
+    """SQL over one staged file, given its column mapping.
+
+    The queries read the staged rows through two levels, each fenced with OFFSET 0 so
+    PostgreSQL computes it once per row instead of inlining it into every expression
+    that uses it: `cells` trims every cell (t0, t1, ...), `typed` turns each of our
+    columns into its value or NULL (v_msisdn, ...). Problems and final values are
+    then cheap expressions over those columns.
+    """
 
     kind: str
     table: str
@@ -498,9 +605,7 @@ class StagedFile:
 
     def source(self, column: Column) -> str | None:
         index = self.column_map.get(column.name)
-        if index is None:
-            return None
-        return f"NULLIF(trim(s.c{index}), '')"
+        return None if index is None else f"t{index}"
 
     def columns(self) -> dict[str, ColumnSql]:
         return {
@@ -508,33 +613,58 @@ class StagedFile:
             for c in columns_for(self.kind)
         }
 
+    def typed_rows(self) -> str:
+        """Every non-blank staged row with its typed values, as a subquery."""
+        width = len(self.headers)
+        fence = self.dialect.fence
+        trimmed = ", ".join(f"NULLIF(trim(s.c{i}), '') AS t{i}" for i in range(width))
+        blank = " AND ".join(f"t{i} IS NULL" for i in range(width))
+        columns = self.columns()
+        query = (
+            f"(SELECT cells.* FROM (SELECT s.row_no, {trimmed} FROM {self.table} s "
+            f"{fence}) cells WHERE NOT ({blank}) {fence})"
+        )
+        depth = max((len(sql.steps) for sql in columns.values()), default=0)
+        for level in range(depth):
+            computed = [
+                f"{expr} AS {alias}"
+                for sql in columns.values()
+                if level < len(sql.steps)
+                for alias, expr in sql.steps[level]
+            ]
+            query = f"(SELECT q{level}.*, {', '.join(computed)} FROM {query} q{level} {fence})"
+        typed = ", ".join(f"{sql.value} AS v_{name}" for name, sql in columns.items())
+        return f"(SELECT steps.*, {typed} FROM {query} steps {fence})"
+
+    def final_value(self, column: Column) -> str:
+        sql = self.columns()[column.name]
+        if sql.value == "NULL":
+            return column.default
+        if column.kind == "flag":
+            return self.dialect.as_bool(
+                f"COALESCE(v_{column.name} = 1, {column.default})"
+            )
+        return f"COALESCE(v_{column.name}, {column.default})"
+
     def extra_columns(self) -> list[tuple[str, str]]:
         mapped = set(self.column_map.values())
         return [
-            (header, f"NULLIF(trim(s.c{index}), '')")
+            (header, f"t{index}")
             for index, header in enumerate(self.headers)
             if index not in mapped and header
         ]
 
-    def blank_row(self) -> str:
-        """A row whose every cell is empty: a spreadsheet's padding, not data."""
-        cells = " AND ".join(
-            f"NULLIF(trim(s.c{i}), '') IS NULL" for i in range(len(self.headers))
-        )
-        return f"({cells})"
-
     def problems_sql(self) -> str:
-        parts = [f"COALESCE({sql.problem}, '')" for sql in self.columns().values()]
-        return " || ".join(parts)
-
-    def key_sql(self) -> list[str]:
-        cols = self.columns()
-        return [cols[name].value for name in KEY_COLUMNS[self.kind]]
+        parts = [
+            f"COALESCE({sql.problem}, '')"
+            for sql in self.columns().values()
+            if sql.problem != "NULL"
+        ]
+        return " || ".join(parts) or "''"
 
     def rejections_insert(self, job_id: int) -> str:
         """One scan: every row with a problem, or repeating an earlier row's key."""
-        cells = self.dialect.json_array([f"s.c{i}" for i in range(len(self.headers))])
-        keys = self.key_sql()
+        keys = [f"v_{name}" for name in KEY_COLUMNS[self.kind]]
         key_list = ", ".join(keys)
         key_valid = " AND ".join(f"{k} IS NOT NULL" for k in keys)
         return f"""
@@ -543,23 +673,44 @@ class StagedFile:
                    problems || CASE WHEN first_row < row_no
                                     THEN 'msisdn:duplicate:' || (first_row + 1) || ';'
                                     ELSE '' END,
-                   cells
+                   '[]'
             FROM (
-                SELECT s.row_no, {self.problems_sql()} AS problems, {cells} AS cells,
+                SELECT row_no, {self.problems_sql()} AS problems,
                        CASE WHEN {key_valid}
-                            THEN MIN(s.row_no) OVER (PARTITION BY {key_list})
+                            THEN MIN(row_no) OVER (PARTITION BY {key_list})
                        END AS first_row
-                FROM {self.table} s
-                WHERE NOT {self.blank_row()}
+                FROM {self.typed_rows()} typed
             ) checked
             WHERE problems <> '' OR first_row < row_no
         """
 
+    def rejected_cells_update(self, job_id: int) -> str:
+        """The original cells of the rejected rows, for the rejects file."""
+        cells = self.dialect.json_array([f"s.c{i}" for i in range(len(self.headers))])
+        return f"""
+            UPDATE eligibility_importrejection
+            SET cells = {cells}
+            FROM {self.table} s
+            WHERE eligibility_importrejection.job_id = {int(job_id)}
+              AND s.row_no = eligibility_importrejection.row_no
+        """
+
+    def count_sql(self) -> str:
+        """The rows of the file, blank ones left out."""
+        blank = " AND ".join(
+            f"NULLIF(trim(s.c{i}), '') IS NULL" for i in range(len(self.headers))
+        )
+        return f"SELECT count(*) FROM {self.table} s WHERE NOT ({blank})"
+
     def good_rows_select(
         self, job_id: int, target_columns: list[str], fixed: dict
     ) -> str:
-        """SELECT of the typed values of every row the check did not reject."""
-        cols = self.columns()
+        """SELECT of the typed values of every row the check did not reject.
+
+        Rows come in key order so the target's unique index grows at its right edge
+        instead of being updated at random pages, several times faster on big files.
+        """
+        by_name = {c.name: c for c in columns_for(self.kind)}
         exprs = []
         for name in target_columns:
             if name in fixed:
@@ -567,15 +718,15 @@ class StagedFile:
             elif name in {"extra", "attributes"}:
                 exprs.append(self.dialect.json_object(self.extra_columns()))
             else:
-                exprs.append(cols[name].value)
+                exprs.append(self.final_value(by_name[name]))
         return f"""
             SELECT {", ".join(exprs)}
-            FROM {self.table} s
-            WHERE NOT {self.blank_row()}
-              AND NOT EXISTS (
+            FROM {self.typed_rows()} typed
+            WHERE NOT EXISTS (
                 SELECT 1 FROM eligibility_importrejection r
-                WHERE r.job_id = {int(job_id)} AND r.row_no = s.row_no
-              )
+                WHERE r.job_id = {int(job_id)} AND r.row_no = typed.row_no
+            )
+            ORDER BY {", ".join(f"v_{name}" for name in KEY_COLUMNS[self.kind])}
         """
 
 

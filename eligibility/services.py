@@ -315,11 +315,10 @@ def _validate(job_id: int, progress: Progress) -> ImportJob:
         progress(0, 0, _("checking every row"))
         with transaction.atomic(), connection.cursor() as cursor:
             _tune_session(cursor)
-            cursor.execute(
-                f"SELECT count(*) FROM {staged.table} s WHERE NOT {staged.blank_row()}"
-            )
+            cursor.execute(staged.count_sql())
             total = cursor.fetchone()[0]
             cursor.execute(staged.rejections_insert(job_id))
+            cursor.execute(staged.rejected_cells_update(job_id))
             cursor.execute(
                 "SELECT count(*) FROM eligibility_importrejection WHERE job_id = %s",
                 [job_id],

@@ -26,6 +26,22 @@ def _split_part(value, delimiter, index):
     return parts[index - 1] if 0 < index <= len(parts) else ""
 
 
+def _translate(value, source, target):
+    if value is None:
+        return None
+    # PostgreSQL's translate(): characters of `source` beyond `target` are removed.
+    table = {
+        ord(ch): (target[i] if i < len(target) else None) for i, ch in enumerate(source)
+    }
+    return value.translate(table)
+
+
+def _strpos(value, part):
+    if value is None:
+        return None
+    return value.find(part) + 1
+
+
 def _add_functions(sender, connection, **kwargs):
     if connection.vendor != "sqlite":
         return
@@ -35,6 +51,8 @@ def _add_functions(sender, connection, **kwargs):
     create("regexp_replace", 3, _regexp_replace)
     create("regexp_replace", 4, _regexp_replace)
     create("split_part", 3, _split_part)
+    create("translate", 3, _translate)
+    create("strpos", 2, _strpos)
 
 
 def register_sqlite_functions() -> None:
