@@ -7,20 +7,22 @@ from campaigns import roles
 from tests.factories import UserFactory
 
 
+def user_in_role(username: str, role: str):
+    """A staff login in one of the portal's groups, password pass-1234."""
+    roles.sync_roles()
+    user = UserFactory(username=username, is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
 @pytest.fixture
 def care_staff(db):
-    roles.sync_roles()
-    user = UserFactory(username="cskh", is_staff=True)
-    user.groups.add(Group.objects.get(name=roles.CARE_STAFF))
-    return user
+    return user_in_role("cskh", roles.CARE_STAFF)
 
 
 @pytest.fixture
 def partner_user(db):
-    roles.sync_roles()
-    user = UserFactory(username="doitac", is_staff=True)
-    user.groups.add(Group.objects.get(name=roles.PARTNER))
-    return user
+    return user_in_role("doitac", roles.PARTNER)
 
 
 @pytest.fixture
