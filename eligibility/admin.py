@@ -18,6 +18,7 @@ from eligibility.models import (
     DomainError,
     HeaderAlias,
     ImportJob,
+    ImportKind,
     NamedList,
     Snapshot,
     Subscriber,
@@ -188,15 +189,23 @@ class ImportJobAdmin(admin.ModelAdmin):
         form = ImportUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
+            data = form.cleaned_data
             try:
-                job = services.import_job_create(
-                    kind=form.cleaned_data["kind"],
-                    source=upload,
-                    original_name=upload.name,
-                    snapshot=form.cleaned_data["snapshot"],
-                    list_name=form.cleaned_data["list_name"],
-                    created_by=request.user,
-                )
+                with transaction.atomic():
+                    snapshot = data["snapshot"]
+                    if data["kind"] != ImportKind.NAMED_LIST and not snapshot:
+                        snapshot = services.snapshot_create(
+                            name=data["new_snapshot_name"].strip(),
+                            taken_on=data["new_snapshot_taken_on"],
+                        )
+                    job = services.import_job_create(
+                        kind=data["kind"],
+                        source=upload,
+                        original_name=upload.name,
+                        snapshot=snapshot,
+                        list_name=data["list_name"],
+                        created_by=request.user,
+                    )
             except (UnreadableFile, DomainError) as exc:
                 form.add_error("file", str(exc))
             else:

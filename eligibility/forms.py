@@ -13,6 +13,14 @@ class ImportUploadForm(forms.Form):
         required=False,
         help_text=_("For subscribers and billing files."),
     )
+    new_snapshot_name = forms.CharField(
+        label=_("…or a new snapshot named"), max_length=120, required=False
+    )
+    new_snapshot_taken_on = forms.DateField(
+        label=_("with data as of"),
+        required=False,
+        help_text=_("dd/mm/yyyy, the date the operator extracted the data."),
+    )
     list_name = forms.CharField(
         label=_("List name"),
         max_length=200,
@@ -26,10 +34,28 @@ class ImportUploadForm(forms.Form):
         kind = data.get("kind")
         if kind == ImportKind.NAMED_LIST and not (data.get("list_name") or "").strip():
             self.add_error("list_name", _("Give the list a name."))
-        if kind in {ImportKind.SUBSCRIBERS, ImportKind.BILLING} and not data.get(
-            "snapshot"
-        ):
-            self.add_error("snapshot", _("Choose the snapshot the file belongs to."))
+        if kind in {ImportKind.SUBSCRIBERS, ImportKind.BILLING}:
+            new_name = (data.get("new_snapshot_name") or "").strip()
+            if data.get("snapshot") and new_name:
+                self.add_error(
+                    "new_snapshot_name",
+                    _("Choose an existing snapshot or name a new one, not both."),
+                )
+            elif new_name and not data.get("new_snapshot_taken_on"):
+                self.add_error(
+                    "new_snapshot_taken_on",
+                    _("Give the date of the new snapshot's data."),
+                )
+            elif not data.get("snapshot") and not new_name:
+                self.add_error(
+                    "snapshot", _("Choose the snapshot the file belongs to.")
+                )
+            elif new_name and Snapshot.objects.filter(name=new_name).exists():
+                self.add_error(
+                    "new_snapshot_name",
+                    _("A snapshot named “%(name)s” already exists.")
+                    % {"name": new_name},
+                )
         return data
 
 
