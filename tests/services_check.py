@@ -29,7 +29,9 @@ def main() -> int:
                 connect_timeout=5,
             ).close()
         except psycopg.Error as exc:
-            problems.append(f"PostgreSQL at {database['HOST']}:{database['PORT']}: {exc}")
+            problems.append(
+                f"PostgreSQL at {database['HOST']}:{database['PORT']}: {exc}"
+            )
     try:
         redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=5).ping()
     except redis.RedisError as exc:
