@@ -5,8 +5,3 @@ from django.utils.translation import gettext_lazy as _
 class EligibilityConfig(AppConfig):
     name = "eligibility"
     verbose_name = _("Subscriber data and eligibility")
-
-    def ready(self):
-        from eligibility import sqlfunctions
-
-        sqlfunctions.register_sqlite_functions()

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
+from django.conf import settings
 from django.core.files import File
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from pyarrow import csv as pa_csv
 
-from eligibility import importers
-from eligibility.importers import StagedFile, stage_table_name
+from eligibility import checks, importers
 from eligibility.models import (
     BillingRecord,
     DomainError,
@@ -193,101 +196,80 @@ class ProgressWriter:
             self.connection = None
 
 
-def _drop_stage(job_id: int) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {stage_table_name(job_id)}")
+def _checked_path(job_id: int) -> Path:
+    """Where the typed good rows of a checked file wait for the staff's decision."""
+    return (
+        Path(settings.MEDIA_ROOT) / "imports" / "checked" / f"job-{int(job_id)}.arrow"
+    )
 
 
-_COPY_LINE = re.compile(r"line (\d+)")
+def _drop_checked(job_id: int) -> None:
+    _checked_path(job_id).unlink(missing_ok=True)
 
 
-def _stage_rows(job: ImportJob, progress: Progress) -> None:
-    """Every cell of the file as text in an unlogged table, rows numbered in file order."""
+def _save_rejections(job_id: int, rejected: list[tuple[int, str, list]]) -> None:
+    ImportRejection.objects.bulk_create(
+        [
+            ImportRejection(job_id=job_id, row_no=row, problems=problems, cells=cells)
+            for row, problems, cells in rejected
+        ],
+        batch_size=2000,
+    )
+
+
+def _extra_column(kind: str) -> str | None:
+    return {ImportKind.SUBSCRIBERS: "extra", ImportKind.NAMED_LIST: "attributes"}.get(
+        kind
+    )
+
+
+def _open_job_file(job: ImportJob):
     table = open_table(Path(job.source_file.path), original_name=job.original_name)
-    if [h for h in table.headers] != job.headers:
+    if table.headers != job.headers:
         raise UnreadableFile(
             _("The file changed since it was uploaded; upload it again.")
         )
-    name = stage_table_name(job.pk)
-    width = len(job.headers)
-    column_list = ", ".join(f"c{i}" for i in range(width))
-    step = _("reading the file")
-    _drop_stage(job.pk)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cells = ", ".join(f"c{i} text" for i in range(width))
-            cursor.execute(
-                f"CREATE UNLOGGED TABLE {name} "
-                f"(row_no bigint GENERATED ALWAYS AS IDENTITY, {cells})"
-            )
-            raw = cursor.cursor
-            if table.format == "csv":
-                # PostgreSQL parses the CSV itself: the bytes only pass through Python
-                # to be checked as UTF-8.
-                delimiter = importers.sql_literal(table.delimiter)
-                sent, size = 0, job.file_size
-                statement = (
-                    f"COPY {name} ({column_list}) FROM STDIN "
-                    f"(FORMAT csv, HEADER true, DELIMITER {delimiter})"
-                )
-                try:
-                    with raw.copy(statement) as copy:
-                        for chunk in table.iter_csv_bytes():
-                            copy.write(chunk)
-                            sent += len(chunk)
-                            progress(sent, size, step)
-                except Exception as exc:  # psycopg reports the bad line in its context
-                    if exc.__class__.__module__.startswith("psycopg"):
-                        context = (
-                            getattr(getattr(exc, "diag", None), "context", "") or ""
-                        )
-                        line = _COPY_LINE.search(context)
-                        raise UnreadableFile(
-                            _(
-                                "Line %(line)s of “%(file)s” does not have the "
-                                "%(count)s columns of the header. Check its commas "
-                                "and quotes."
-                            )
-                            % {
-                                "line": line.group(1) if line else "?",
-                                "file": job.original_name,
-                                "count": width,
-                            }
-                        ) from exc
-                    raise
-            else:
-                done = 0
-                with raw.copy(f"COPY {name} ({column_list}) FROM STDIN") as copy:
-                    for row in table.iter_rows():
-                        copy.write_row(row)
-                        done += 1
-                        if done % 5000 == 0:
-                            progress(done, 0, step)
-        else:
-            cells = ", ".join(f"c{i} text" for i in range(width))
-            cursor.execute(f"CREATE TABLE {name} (row_no INTEGER PRIMARY KEY, {cells})")
-            marks = ", ".join(["%s"] * width)
-            insert = f"INSERT INTO {name} ({column_list}) VALUES ({marks})"
-            batch, done = [], 0
-            for row in table.iter_rows():
-                batch.append(row)
-                if len(batch) == 2000:
-                    cursor.executemany(insert, batch)
-                    done += len(batch)
-                    batch.clear()
-                    progress(done, 0, step)
-            if batch:
-                cursor.executemany(insert, batch)
+    return table
 
 
-def _tune_session(cursor) -> None:
-    if connection.vendor == "postgresql":
-        # The duplicate check sorts every key once; give it memory rather than disk.
-        cursor.execute("SET LOCAL work_mem = '256MB'")
+def _reject_duplicates(job: ImportJob, duplicates: dict[int, int]) -> int:
+    """Record rows repeating an earlier row's key; returns how many rows it newly rejects."""
+    code = {row: f"msisdn:duplicate:{first + 1};" for row, first in duplicates.items()}
+    already = {}
+    rows = sorted(duplicates)
+    for start in range(0, len(rows), 5000):
+        chunk = rows[start : start + 5000]
+        for rejection in ImportRejection.objects.filter(job=job, row_no__in=chunk):
+            rejection.problems += code[rejection.row_no]
+            already[rejection.row_no] = rejection
+    ImportRejection.objects.bulk_update(already.values(), ["problems"], batch_size=2000)
+    wanted = pa.array([row for row in rows if row not in already], pa.int64())
+    if not len(wanted):
+        return 0
+    # A second read of the file fetches the cells of the repeated rows.
+    new, row_no = [], 1
+    for batch in checks.read_batches(_open_job_file(job)):
+        numbers = pa.array(range(row_no, row_no + batch.num_rows), pa.int64())
+        row_no += batch.num_rows
+        hits = pc.is_in(numbers, wanted)
+        if pc.any(hits).as_py():
+            picked = pc.indices_nonzero(hits)
+            for number, cells in zip(
+                pc.take(numbers, picked).to_pylist(),
+                batch.take(picked).to_pylist(),
+                strict=True,
+            ):
+                new.append((number, code[number], list(cells.values())))
+    _save_rejections(job.pk, new)
+    return len(new)
 
 
 def import_job_validate(*, job_id: int, progress: Progress | None = None) -> ImportJob:
-    """Stage the file and record every row with a problem; the target is not touched."""
+    """Check every row of the file; the target is not touched.
+
+    Rows with problems are recorded with their cells; the typed good rows wait in a
+    file beside the upload until staff import them or nothing.
+    """
     writer = ProgressWriter(job_id)
     try:
         return _validate(job_id, progress or writer)
@@ -308,25 +290,51 @@ def _validate(job_id: int, progress: Progress) -> ImportJob:
         job.error = ""
         job.progress_done = job.progress_total = 0
         job.save()
+    step = _("checking every row")
     try:
         ImportRejection.objects.filter(job_id=job_id).delete()
-        _stage_rows(job, progress)
-        staged = StagedFile.for_job(job)
-        progress(0, 0, _("checking every row"))
-        with transaction.atomic(), connection.cursor() as cursor:
-            _tune_session(cursor)
-            cursor.execute(staged.count_sql())
-            total = cursor.fetchone()[0]
-            cursor.execute(staged.rejections_insert(job_id))
-            cursor.execute(staged.rejected_cells_update(job_id))
-            cursor.execute(
-                "SELECT count(*) FROM eligibility_importrejection WHERE job_id = %s",
-                [job_id],
+        checker = checks.BatchChecker(
+            kind=job.kind,
+            headers=job.headers,
+            column_map=job.column_map,
+            extra_name=_extra_column(job.kind),
+        )
+        path = _checked_path(job_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        total = rejected = 0
+        row_no = 1
+        key_tables = []
+        writer = None
+        with pa.OSFile(str(path), "wb") as sink:
+            batches = checks.read_batches(
+                _open_job_file(job), lambda done, size: progress(done, size, step)
             )
-            rejected = cursor.fetchone()[0]
+            for batch in batches:
+                checked = checker.check(batch, row_no)
+                row_no += batch.num_rows
+                total += checked.rows
+                if checked.rejected:
+                    _save_rejections(job_id, checked.rejected)
+                    rejected += len(checked.rejected)
+                if writer is None:
+                    writer = pa.ipc.new_file(sink, checked.good.schema)
+                writer.write_table(checked.good)
+                key_tables.append(checked.keys)
+            if writer is not None:
+                writer.close()
+        duplicates = checks.find_duplicates(key_tables, importers.KEY_COLUMNS[job.kind])
+        del key_tables
+        rejected += _reject_duplicates(job, duplicates)
     except (UnreadableFile, DomainError) as exc:
         _fail(job_id, str(exc))
         raise
+    except pa.ArrowInvalid as exc:
+        message = _("“%(file)s” could not be read: %(reason)s") % {
+            "file": job.original_name,
+            "reason": str(exc).splitlines()[0],
+        }
+        _fail(job_id, message)
+        raise UnreadableFile(message) from exc
     except Exception:
         _fail(job_id, _("The file could not be checked because of an internal error."))
         raise
@@ -342,7 +350,7 @@ def _validate(job_id: int, progress: Progress) -> ImportJob:
 
 
 def _fail(job_id: int, message: str) -> None:
-    _drop_stage(job_id)
+    _drop_checked(job_id)
     ImportRejection.objects.filter(job_id=job_id).delete()
     ImportJob.objects.filter(pk=job_id).update(
         status=ImportJob.Status.FAILED, error=message, finished_at=timezone.now()
@@ -397,48 +405,97 @@ def import_job_commit(*, job_id: int, decided_by=None) -> ImportJob:
             error=_("The import failed and nothing was changed; try again."),
         )
         raise
-    _drop_stage(job_id)
+    _drop_checked(job_id)
     return job
 
 
 def _replace_target_rows(job: ImportJob) -> int:
-    staged = StagedFile.for_job(job)
+    """Delete the target's rows and write the checked good rows in their place."""
     model = TARGET_MODELS[job.kind]
-    with connection.cursor() as cursor:
-        _tune_session(cursor)
-        if job.kind == ImportKind.NAMED_LIST:
-            named_list, _created = NamedList.objects.get_or_create(name=job.list_name)
-            NamedListEntry.objects.filter(named_list=named_list).delete()
-            columns = ["named_list_id", "msisdn", "attributes"]
-            fixed = {"named_list_id": str(named_list.pk)}
-            select = staged.good_rows_select(job.pk, columns, fixed)
-            cursor.execute(
-                f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) {select}"
-            )
-            inserted = cursor.rowcount
-            NamedList.objects.filter(pk=named_list.pk).update(
-                entry_count=inserted, updated_at=timezone.now()
-            )
-            job.named_list = named_list
-            return inserted
-        cursor.execute(
-            f"DELETE FROM {model._meta.db_table} WHERE snapshot_id = %s",
-            [job.snapshot_id],
-        )
-        columns = ["snapshot_id"] + [c.name for c in importers.columns_for(job.kind)]
-        if job.kind == ImportKind.SUBSCRIBERS:
-            columns.append("extra")
-        fixed = {"snapshot_id": str(job.snapshot_id)}
-        select = staged.good_rows_select(job.pk, columns, fixed)
-        cursor.execute(
-            f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) {select}"
-        )
-        inserted = cursor.rowcount
-    counter = (
-        "subscriber_count" if job.kind == ImportKind.SUBSCRIBERS else "billing_count"
+    if job.kind == ImportKind.NAMED_LIST:
+        named_list, _created = NamedList.objects.get_or_create(name=job.list_name)
+        NamedListEntry.objects.filter(named_list=named_list).delete()
+        owner = ("named_list_id", named_list.pk)
+        job.named_list = named_list
+    else:
+        model.objects.filter(snapshot=job.snapshot).delete()
+        owner = ("snapshot_id", job.snapshot_id)
+    rejected = pa.array(
+        ImportRejection.objects.filter(job=job).values_list("row_no", flat=True),
+        pa.int64(),
     )
-    Snapshot.objects.filter(pk=job.snapshot_id).update(**{counter: inserted})
+    inserted = _write_rows(
+        model._meta.db_table, _checked_path(job.pk), owner=owner, skip=rejected
+    )
+    if job.kind == ImportKind.NAMED_LIST:
+        NamedList.objects.filter(pk=job.named_list.pk).update(
+            entry_count=inserted, updated_at=timezone.now()
+        )
+    else:
+        counter = (
+            "subscriber_count"
+            if job.kind == ImportKind.SUBSCRIBERS
+            else "billing_count"
+        )
+        Snapshot.objects.filter(pk=job.snapshot_id).update(**{counter: inserted})
     return inserted
+
+
+def _write_rows(
+    table: str, path: Path, *, owner: tuple[str, int], skip: pa.Array
+) -> int:
+    """Stream the checked rows into `table`: COPY on PostgreSQL, batched inserts else."""
+    if not path.exists():
+        raise DomainError(_("The checked rows of this file are gone; check it again."))
+    inserted = 0
+    reader = pa.ipc.open_file(str(path))
+    owner_name, owner_id = owner
+    with connection.cursor() as cursor, ExitStack() as stack:
+        copy = None
+        for index in range(reader.num_record_batches):
+            batch = reader.get_batch(index)
+            if len(skip):
+                batch = batch.filter(pc.invert(pc.is_in(batch["row_no"], skip)))
+            batch = batch.drop_columns(["row_no"])
+            if not batch.num_rows:
+                continue
+            columns = [owner_name, *batch.schema.names]
+            batch = pa.RecordBatch.from_arrays(
+                [pa.array([owner_id] * batch.num_rows, pa.int64()), *batch.columns],
+                names=columns,
+            )
+            inserted += batch.num_rows
+            if connection.vendor == "postgresql":
+                if copy is None:
+                    copy = stack.enter_context(
+                        cursor.cursor.copy(
+                            f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv)"
+                        )
+                    )
+                sink = pa.BufferOutputStream()
+                pa_csv.write_csv(
+                    batch, sink, write_options=pa_csv.WriteOptions(include_header=False)
+                )
+                copy.write(sink.getvalue().to_pybytes())
+            else:
+                marks = ", ".join(["%s"] * len(columns))
+                rows = _python_rows(batch)
+                cursor.executemany(
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows
+                )
+    return inserted
+
+
+def _python_rows(batch: pa.RecordBatch) -> list[tuple]:
+    """Rows as SQLite takes them: dates as ISO text, booleans as 0/1."""
+    columns = []
+    for column in batch.columns:
+        if pa.types.is_date(column.type):
+            column = pc.cast(column, pa.string())
+        elif pa.types.is_boolean(column.type):
+            column = pc.cast(column, pa.int8())
+        columns.append(column.to_pylist())
+    return list(zip(*columns, strict=True))
 
 
 def import_job_discard(*, job: ImportJob, decided_by=None) -> ImportJob:
@@ -449,7 +506,7 @@ def import_job_discard(*, job: ImportJob, decided_by=None) -> ImportJob:
         job.finished_at = timezone.now()
         job.save()
         ImportRejection.objects.filter(job=job).delete()
-    _drop_stage(job.pk)
+    _drop_checked(job.pk)
     return job
 
 

@@ -10,10 +10,9 @@ import openpyxl
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 
 from eligibility import selectors, services
-from eligibility.importers import stage_table_name
+from eligibility.services import _checked_path
 from eligibility.models import (
     BillingRecord,
     DomainError,
@@ -168,9 +167,7 @@ def test_good_rows_only_are_imported_when_staff_accept(tmp_path):
         "84901234567",
         "84901234568",
     ]
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s)", [stage_table_name(job.pk)])
-        assert cursor.fetchone()[0] is None
+    assert not _checked_path(job.pk).exists()
 
 
 def test_missing_required_column_is_refused_naming_it(tmp_path):
@@ -348,9 +345,9 @@ def test_failed_commit_leaves_previous_data_as_it_was(tmp_path):
         [subscriber_row("0911111111"), subscriber_row("0922222222")],
     )
     job = check(new, snapshot=snapshot)
-    # The staged rows vanish before the commit: the commit fails inside its transaction.
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE {stage_table_name(job.pk)}")
+    # The checked rows are damaged before the commit: it fails after deleting the old
+    # rows, inside its transaction.
+    _checked_path(job.pk).write_bytes(b"ARROW1\0\0 damaged")
 
     with pytest.raises(Exception):  # noqa: B017 - the database's own error
         services.import_job_commit(job_id=job.pk)

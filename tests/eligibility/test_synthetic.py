@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 from python_calamine import CalamineWorkbook
 
 from eligibility import synthetic
@@ -366,18 +367,19 @@ def test_write_named_list_as_xlsx(tmp_path):
 
 def test_command_writes_the_files_and_a_summary(tmp_path):
     out = StringIO()
-    call_command(
-        "generate_snapshot",
-        "--out",
-        str(tmp_path),
-        "--size",
-        "700",
-        "--cycles",
-        "3",
-        "--messy-rate",
-        "0.02",
-        stdout=out,
-    )
+    with translation.override("en"):
+        call_command(
+            "generate_snapshot",
+            "--out",
+            str(tmp_path),
+            "--size",
+            "700",
+            "--cycles",
+            "3",
+            "--messy-rate",
+            "0.02",
+            stdout=out,
+        )
 
     text = out.getvalue()
     assert (tmp_path / "subscribers.csv").is_file()
