@@ -41,6 +41,13 @@ class SnapshotAdmin(admin.ModelAdmin):
     readonly_fields = ["subscriber_count", "billing_count", "created_at"]
     date_hierarchy = "taken_on"
 
+    def delete_model(self, request, obj):
+        services.snapshot_delete(snapshot=obj)
+
+    def delete_queryset(self, request, queryset):
+        for snapshot in queryset:
+            services.snapshot_delete(snapshot=snapshot)
+
 
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin):

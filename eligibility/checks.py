@@ -131,7 +131,9 @@ def _cycle(s: pa.Array) -> pa.Array:
     """A billing cycle (first day of its month) from YYYY-MM[-DD], MM/YYYY or YYYYMM."""
     text = pc.replace_substring_regex(s, r" .*$", "")
     forms = [
-        _parts(text, r"^(?P<y>[0-9]{4})-(?P<m>[0-9]{1,2})(?P<d>-[0-9]{1,2})?$", ["y", "m"]),
+        _parts(
+            text, r"^(?P<y>[0-9]{4})-(?P<m>[0-9]{1,2})(?P<d>-[0-9]{1,2})?$", ["y", "m"]
+        ),
         _parts(text, r"^(?P<m>[0-9]{1,2})/(?P<y>[0-9]{4})$", ["y", "m"]),
         _parts(text, r"^(?P<y>[0-9]{4})(?P<m>[0-9]{2})$", ["y", "m"]),
     ]

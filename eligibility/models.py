@@ -90,8 +90,14 @@ class PaymentMethod(models.TextChoices):
 class Subscriber(models.Model):
     """One line (MSISDN) in one snapshot, as the operator's data warehouse described it."""
 
+    # Millions of rows per snapshot: they go with their partition (services.
+    # snapshot_delete), never one by one through Django's cascade. Each partition's
+    # CHECK pins its snapshot; a foreign key would only re-read every row on attach.
     snapshot = models.ForeignKey(
-        Snapshot, on_delete=models.CASCADE, related_name="subscribers"
+        Snapshot,
+        on_delete=models.DO_NOTHING,
+        related_name="subscribers",
+        db_constraint=False,
     )
     msisdn = models.CharField(_("MSISDN"), max_length=11)
     full_name = models.CharField(_("full name"), max_length=200, blank=True)
@@ -183,8 +189,14 @@ class Subscriber(models.Model):
 class BillingRecord(models.Model):
     """One line's charges in one billing cycle of a snapshot."""
 
+    # Millions of rows per snapshot: they go with their partition (services.
+    # snapshot_delete), never one by one through Django's cascade. Each partition's
+    # CHECK pins its snapshot; a foreign key would only re-read every row on attach.
     snapshot = models.ForeignKey(
-        Snapshot, on_delete=models.CASCADE, related_name="billing_records"
+        Snapshot,
+        on_delete=models.DO_NOTHING,
+        related_name="billing_records",
+        db_constraint=False,
     )
     msisdn = models.CharField(_("MSISDN"), max_length=11)
     cycle = models.DateField(_("billing cycle"), help_text=_("First day of the month."))

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from pyarrow import csv as pa_csv
 
-from eligibility import checks, importers
+from eligibility import checks, importers, partitions
 from eligibility.models import (
     BillingRecord,
     DomainError,
@@ -49,6 +49,24 @@ def snapshot_create(*, name: str, taken_on, description: str = "") -> Snapshot:
     return Snapshot.objects.create(
         name=name, taken_on=taken_on, description=description
     )
+
+
+def snapshot_delete(*, snapshot: Snapshot) -> None:
+    """Delete a snapshot with its subscribers and billing rows, partition by partition."""
+    if snapshot.campaigns.exists():
+        raise DomainError(
+            _("The snapshot “%(name)s” is used by a campaign and cannot be deleted.")
+            % {"name": snapshot.name}
+        )
+    with transaction.atomic():
+        for model in (Subscriber, BillingRecord):
+            table = model._meta.db_table
+            if partitions.is_partitioned(table):
+                with connection.cursor() as cursor:
+                    partitions.drop_partition(cursor, table, snapshot.pk)
+            else:
+                model.objects.filter(snapshot=snapshot).delete()
+        snapshot.delete()
 
 
 def _sha256(path: Path) -> str:
@@ -207,6 +225,14 @@ def _drop_checked(job_id: int) -> None:
     _checked_path(job_id).unlink(missing_ok=True)
 
 
+def _drop_loading(job_id: int) -> None:
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for table in partitions.PARTITIONED:
+            partitions.drop_loading_table(cursor, table, job_id)
+
+
 def _save_rejections(job_id: int, rejected: list[tuple[int, str, list]]) -> None:
     ImportRejection.objects.bulk_create(
         [
@@ -264,6 +290,98 @@ def _reject_duplicates(job: ImportJob, duplicates: dict[int, int]) -> int:
     return len(new)
 
 
+class _ArrowFileSink:
+    """Good rows kept in an Arrow file until the commit copies them in."""
+
+    def __init__(self, job: ImportJob):
+        self.path = _checked_path(job.pk)
+        self.writer = None
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = pa.OSFile(str(self.path), "wb")
+        return self
+
+    def write(self, good: pa.Table) -> None:
+        if self.writer is None:
+            self.writer = pa.ipc.new_file(self.file, good.schema)
+        self.writer.write_table(good)
+
+    def __exit__(self, *exc):
+        if self.writer is not None:
+            self.writer.close()
+        self.file.close()
+
+    def remove(self, row_numbers: list[int]) -> None:
+        """Nothing to do: the commit skips every rejected row."""
+
+
+class _LoadingTableSink:
+    """Good rows COPYed straight into the table that will become the partition.
+
+    It writes through a connection of its own, in autocommit, so the import's
+    connection stays free to record rejected rows while the COPY streams; the table
+    is invisible to every query until the commit attaches it.
+    """
+
+    def __init__(self, job: ImportJob, table: str):
+        self.job_id = job.pk
+        self.table = table
+        self.snapshot_id = job.snapshot_id
+        self.loading = partitions.loading_name(table, job.pk)
+        self.columns = None
+
+    def __enter__(self):
+        self.connection = connections.create_connection(DEFAULT_DB_ALIAS)
+        self.stack = ExitStack()
+        self.cursor = self.stack.enter_context(self.connection.cursor())
+        partitions.create_loading_table(self.cursor, self.table, self.job_id)
+        self.copy = None
+        return self
+
+    def write(self, good: pa.Table) -> None:
+        if not good.num_rows:
+            return
+        ids = partitions.row_id(self.job_id, pc.cast(good["row_no"], pa.int64()))
+        good = good.drop_columns(["row_no"])
+        columns = ["id", "snapshot_id", *good.schema.names]
+        owner = pa.array([self.snapshot_id] * good.num_rows, pa.int64())
+        good = pa.Table.from_arrays([ids, owner, *good.columns], names=columns)
+        if self.copy is None:
+            self.copy = self.stack.enter_context(
+                self.cursor.cursor.copy(
+                    f"COPY {self.loading} ({', '.join(columns)}) FROM STDIN (FORMAT csv)"
+                )
+            )
+        sink = pa.BufferOutputStream()
+        pa_csv.write_csv(good, sink, pa_csv.WriteOptions(include_header=False))
+        self.copy.write(sink.getvalue().to_pybytes())
+
+    def __exit__(self, *exc):
+        try:
+            self.stack.__exit__(*exc)
+        finally:
+            self.connection.close()
+
+    def remove(self, row_numbers: list[int]) -> None:
+        ids = [partitions.row_id(self.job_id, row) for row in row_numbers]
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {self.loading} WHERE id = ANY(%s)", [ids])
+
+
+def _loads_partition(job: ImportJob) -> str | None:
+    """The partitioned table a job's rows go to, or None when they take another way."""
+    if job.kind == ImportKind.NAMED_LIST:
+        return None
+    table = TARGET_MODELS[job.kind]._meta.db_table
+    return table if partitions.is_partitioned(table) else None
+
+
+def _good_row_sink(job: ImportJob):
+    table = _loads_partition(job)
+    return _LoadingTableSink(job, table) if table else _ArrowFileSink(job)
+
+
 def import_job_validate(*, job_id: int, progress: Progress | None = None) -> ImportJob:
     """Check every row of the file; the target is not touched.
 
@@ -299,13 +417,10 @@ def _validate(job_id: int, progress: Progress) -> ImportJob:
             column_map=job.column_map,
             extra_name=_extra_column(job.kind),
         )
-        path = _checked_path(job_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
         total = rejected = 0
         row_no = 1
         key_tables = []
-        writer = None
-        with pa.OSFile(str(path), "wb") as sink:
+        with _good_row_sink(job) as sink:
             batches = checks.read_batches(
                 _open_job_file(job), lambda done, size: progress(done, size, step)
             )
@@ -316,15 +431,13 @@ def _validate(job_id: int, progress: Progress) -> ImportJob:
                 if checked.rejected:
                     _save_rejections(job_id, checked.rejected)
                     rejected += len(checked.rejected)
-                if writer is None:
-                    writer = pa.ipc.new_file(sink, checked.good.schema)
-                writer.write_table(checked.good)
+                sink.write(checked.good)
                 key_tables.append(checked.keys)
-            if writer is not None:
-                writer.close()
         duplicates = checks.find_duplicates(key_tables, importers.KEY_COLUMNS[job.kind])
         del key_tables
         rejected += _reject_duplicates(job, duplicates)
+        if duplicates:
+            _good_row_sink(job).remove(list(duplicates))
     except (UnreadableFile, DomainError) as exc:
         _fail(job_id, str(exc))
         raise
@@ -351,6 +464,7 @@ def _validate(job_id: int, progress: Progress) -> ImportJob:
 
 def _fail(job_id: int, message: str) -> None:
     _drop_checked(job_id)
+    _drop_loading(job_id)
     ImportRejection.objects.filter(job_id=job_id).delete()
     ImportJob.objects.filter(pk=job_id).update(
         status=ImportJob.Status.FAILED, error=message, finished_at=timezone.now()
@@ -406,6 +520,7 @@ def import_job_commit(*, job_id: int, decided_by=None) -> ImportJob:
         )
         raise
     _drop_checked(job_id)
+    _drop_loading(job_id)
     return job
 
 
@@ -418,15 +533,26 @@ def _replace_target_rows(job: ImportJob) -> int:
         owner = ("named_list_id", named_list.pk)
         job.named_list = named_list
     else:
-        model.objects.filter(snapshot=job.snapshot).delete()
         owner = ("snapshot_id", job.snapshot_id)
     rejected = pa.array(
         ImportRejection.objects.filter(job=job).values_list("row_no", flat=True),
         pa.int64(),
     )
-    inserted = _write_rows(
-        model._meta.db_table, _checked_path(job.pk), owner=owner, skip=rejected
-    )
+    table = model._meta.db_table
+    if _loads_partition(job):
+        with connection.cursor() as cursor:
+            if not partitions.loading_table_exists(cursor, table, job.pk):
+                raise DomainError(
+                    _("The checked rows of this file are gone; check it again.")
+                )
+            loading = partitions.loading_name(table, job.pk)
+            cursor.execute(f"SELECT count(*) FROM {loading}")
+            inserted = cursor.fetchone()[0]
+            partitions.attach_loaded_table(cursor, table, job.snapshot_id, loading)
+    else:
+        if job.kind != ImportKind.NAMED_LIST:
+            model.objects.filter(snapshot=job.snapshot).delete()
+        inserted = _write_rows(table, _checked_path(job.pk), owner=owner, skip=rejected)
     if job.kind == ImportKind.NAMED_LIST:
         NamedList.objects.filter(pk=job.named_list.pk).update(
             entry_count=inserted, updated_at=timezone.now()
@@ -507,6 +633,7 @@ def import_job_discard(*, job: ImportJob, decided_by=None) -> ImportJob:
         job.save()
         ImportRejection.objects.filter(job=job).delete()
     _drop_checked(job.pk)
+    _drop_loading(job.pk)
     return job
 
 

@@ -10,9 +10,9 @@ import openpyxl
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 
 from eligibility import selectors, services
-from eligibility.services import _checked_path
 from eligibility.models import (
     BillingRecord,
     DomainError,
@@ -22,6 +22,7 @@ from eligibility.models import (
     NamedList,
     Subscriber,
 )
+from eligibility.services import _checked_path
 from eligibility.spreadsheets import UnreadableFile
 from tests.factories import SnapshotFactory
 
@@ -168,6 +169,11 @@ def test_good_rows_only_are_imported_when_staff_accept(tmp_path):
         "84901234568",
     ]
     assert not _checked_path(job.pk).exists()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT to_regclass(%s)", [f"eligibility_subscriber_job{job.pk}"]
+        )
+        assert cursor.fetchone()[0] is None
 
 
 def test_missing_required_column_is_refused_naming_it(tmp_path):
@@ -345,9 +351,11 @@ def test_failed_commit_leaves_previous_data_as_it_was(tmp_path):
         [subscriber_row("0911111111"), subscriber_row("0922222222")],
     )
     job = check(new, snapshot=snapshot)
-    # The checked rows are damaged before the commit: it fails after deleting the old
-    # rows, inside its transaction.
-    _checked_path(job.pk).write_bytes(b"ARROW1\0\0 damaged")
+    # The loaded rows are damaged before the commit (a repeated number): building the
+    # partition's unique index fails inside the commit's transaction.
+    loading = f"eligibility_subscriber_job{job.pk}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {loading} SELECT * FROM {loading} LIMIT 1")
 
     with pytest.raises(Exception):  # noqa: B017 - the database's own error
         services.import_job_commit(job_id=job.pk)
@@ -528,3 +536,41 @@ def test_command_refuses_unknown_snapshot_without_date(tmp_path):
     )
     with pytest.raises(CommandError, match="T11"):
         call_command("import_snapshot", "--snapshot", "T11", "--subscribers", str(path))
+
+
+def test_each_snapshot_gets_its_own_partition_and_deleting_drops_it(tmp_path):
+    snapshot = SnapshotFactory()
+    path = write_csv(
+        tmp_path / "tb.csv", SUBSCRIBER_HEADERS, [subscriber_row("0901234567")]
+    )
+    services.import_file(
+        kind=ImportKind.SUBSCRIBERS, path=path, snapshot=snapshot, commit=True
+    )
+    partition = f"eligibility_subscriber_s{snapshot.pk}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [partition])
+        assert cursor.fetchone()[0] == partition
+
+    services.snapshot_delete(snapshot=snapshot)
+
+    assert not Subscriber.objects.exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [partition])
+        assert cursor.fetchone()[0] is None
+
+
+def test_rows_written_through_the_orm_land_in_the_default_partition():
+    snapshot = SnapshotFactory()
+    Subscriber.objects.create(
+        snapshot=snapshot,
+        msisdn="84901234567",
+        subscription_type="prepaid",
+        status="2C",
+        contract_date=date(2001, 5, 3),
+        customer_type="individual",
+        company=2,
+        province="Hồ Chí Minh",
+    )
+    assert snapshot.subscribers.count() == 1
+    services.snapshot_delete(snapshot=snapshot)
+    assert not Subscriber.objects.exists()
