@@ -49,7 +49,44 @@ def _int_or_null(values: pa.Array) -> pa.Array:
     return pc.cast(values, pa.int64())
 
 
+def _fast_then_slow(s: pa.Array, fast: pa.Array, slow) -> pa.Array:
+    """`fast` holds the values of the common spelling; `slow` reads the other rows.
+
+    Most files use one spelling throughout, so the costly kernels (regexes) run only
+    on the few rows the cheap ones could not read.
+    """
+    needs_slow = pc.and_(pc.is_valid(s), pc.is_null(fast))
+    if not pc.any(needs_slow).as_py():
+        return fast
+    return pc.replace_with_mask(fast, needs_slow, slow(pc.filter(s, needs_slow)))
+
+
+def _starts_with_one_of(s: pa.Array, offset: int, chars: str) -> pa.Array:
+    return pc.is_in(
+        pc.utf8_slice_codeunits(s, offset, offset + 1), pa.array(list(chars))
+    )
+
+
 def _msisdn(s: pa.Array) -> pa.Array:
+    length = pc.utf8_length(s)
+    digits = pc.utf8_is_digit(s)
+    national = pc.and_(
+        pc.and_(pc.equal(length, 10), digits),
+        pc.and_(pc.starts_with(s, "0"), _starts_with_one_of(s, 1, "35789")),
+    )
+    international = pc.and_(
+        pc.and_(pc.equal(length, 11), digits),
+        pc.and_(pc.starts_with(s, "84"), _starts_with_one_of(s, 2, "35789")),
+    )
+    fast = pc.case_when(
+        pc.make_struct(national, international),
+        pc.binary_join_element_wise("84", pc.utf8_slice_codeunits(s, 1), ""),
+        s,
+    )
+    return _fast_then_slow(s, fast, _msisdn_any_spelling)
+
+
+def _msisdn_any_spelling(s: pa.Array) -> pa.Array:
     """84 + 9 digits from the usual spellings, or null."""
     scientific = _matches(s, r"^[1-9]\.[0-9]{8}[eE]\+?0*8$")
     float_zero = _matches(s, r"^[0-9]{9,11}\.0+$")
@@ -107,6 +144,22 @@ def _parts(s: pa.Array, pattern: str, names: list[str]) -> dict[str, pa.Array]:
 
 def _date(s: pa.Array) -> pa.Array:
     """A date written YYYY-MM-DD or DD/MM/YYYY (a time after it is ignored), or null."""
+    parsed = pc.strptime(s, format="%Y-%m-%d", unit="s", error_is_null=True)
+    # strptime rolls 31/02 over into March: only a date that prints back as it was
+    # written is taken on the fast path.
+    exact = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), s)
+    in_range = pc.and_(
+        pc.greater_equal(pc.year(parsed), 1900), pc.less_equal(pc.year(parsed), 2100)
+    )
+    fast = pc.if_else(
+        pc.fill_null(pc.and_(exact, in_range), False),
+        pc.cast(parsed, pa.date32()),
+        None,
+    )
+    return _fast_then_slow(s, fast, _date_any_spelling)
+
+
+def _date_any_spelling(s: pa.Array) -> pa.Array:
     text = pc.replace_substring_regex(s, r" .*$", "")
     iso = _parts(
         text, r"^(?P<y>[0-9]{4})-(?P<m>[0-9]{1,2})-(?P<d>[0-9]{1,2})$", ["y", "m", "d"]
@@ -129,6 +182,15 @@ def _date(s: pa.Array) -> pa.Array:
 
 def _cycle(s: pa.Array) -> pa.Array:
     """A billing cycle (first day of its month) from YYYY-MM[-DD], MM/YYYY or YYYYMM."""
+    parsed = pc.strptime(s, format="%Y-%m", unit="s", error_is_null=True)
+    in_range = pc.and_(
+        pc.greater_equal(pc.year(parsed), 1990), pc.less_equal(pc.year(parsed), 2100)
+    )
+    fast = pc.if_else(pc.fill_null(in_range, False), pc.cast(parsed, pa.date32()), None)
+    return _fast_then_slow(s, fast, _cycle_any_spelling)
+
+
+def _cycle_any_spelling(s: pa.Array) -> pa.Array:
     text = pc.replace_substring_regex(s, r" .*$", "")
     forms = [
         _parts(
@@ -143,11 +205,17 @@ def _cycle(s: pa.Array) -> pa.Array:
         pc.and_(pc.greater_equal(y, 1990), pc.less_equal(y, 2100)),
         pc.and_(pc.greater_equal(m, 1), pc.less_equal(m, 12)),
     )
-    one = pa.array([1] * len(s), pa.int64()) if len(s) else pa.array([], pa.int64())
+    one = pa.repeat(pa.scalar(1, pa.int64()), len(s))
     return pc.if_else(pc.fill_null(valid, False), _ymd_to_date(y, m, one), None)
 
 
 def _integer(s: pa.Array) -> pa.Array:
+    plain = pc.and_(pc.utf8_is_digit(s), pc.less_equal(pc.utf8_length(s), 15))
+    fast = _int_or_null(pc.if_else(plain, s, None))
+    return _fast_then_slow(s, fast, _integer_any_spelling)
+
+
+def _integer_any_spelling(s: pa.Array) -> pa.Array:
     whole = _matches(s, r"^-?[0-9]{1,15}(\.0+)?$")
     digits = pc.replace_substring_regex(s, r"\.0+$", "")
     return _int_or_null(pc.if_else(whole, digits, None))
@@ -221,15 +289,19 @@ PROBLEM_CODES = {
 }
 
 
-def _default(column: Column, length: int) -> pa.Array:
+def _default_scalar(column: Column) -> pa.Scalar:
     literal = column.default
     arrow_type = ARROW_TYPES[column.kind]
     if literal == "NULL":
-        return pa.nulls(length, arrow_type)
+        return pa.scalar(None, arrow_type)
     value = {"FALSE": False, "TRUE": True}.get(literal, literal.strip("'"))
     if arrow_type == pa.int64():
         value = int(value)
-    return pa.array([value] * length, arrow_type)
+    return pa.scalar(value, arrow_type)
+
+
+def _default(column: Column, length: int) -> pa.Array:
+    return pa.repeat(_default_scalar(column), length)
 
 
 def _json_escape(s: pa.Array) -> pa.Array:
@@ -297,7 +369,7 @@ class BatchChecker:
         length = batch.num_rows
         row_no = pa.array(range(first_row_no, first_row_no + length), pa.int64())
         # A row whose every cell is empty is a spreadsheet's padding, not data.
-        blank = pa.array([True] * length)
+        blank = pa.repeat(pa.scalar(True), length)
         for cell in cells:
             blank = pc.and_(blank, pc.is_null(cell))
         not_blank = pc.invert(blank)
@@ -338,12 +410,13 @@ class BatchChecker:
                 problem_masks.append(
                     (f"{column.name}:out_of_range;", pc.fill_null(outside, False))
                 )
-            default = _default(column, length)
             values[column.name] = (
-                pc.coalesce(value, default) if column.default != "NULL" else value
+                pc.fill_null(value, _default_scalar(column))
+                if column.default != "NULL"
+                else value
             )
 
-        any_problem = pa.array([False] * length)
+        any_problem = pa.repeat(pa.scalar(False), length)
         for _code, mask in problem_masks:
             any_problem = pc.or_(any_problem, mask)
         bad = any_problem
@@ -375,7 +448,7 @@ class BatchChecker:
         good = pa.table(good_columns).filter(pc.invert(bad))
 
         key_names = KEY_COLUMNS[self.kind]
-        key_valid = pa.array([True] * length)
+        key_valid = pa.repeat(pa.scalar(True), length)
         for name in key_names:
             key_valid = pc.and_(key_valid, pc.is_valid(values[name]))
         # Numbers as integers: the keys of every row are held until the file is read.
