@@ -290,14 +290,7 @@ PROBLEM_CODES = {
 
 
 def _default_scalar(column: Column) -> pa.Scalar:
-    literal = column.default
-    arrow_type = ARROW_TYPES[column.kind]
-    if literal == "NULL":
-        return pa.scalar(None, arrow_type)
-    value = {"FALSE": False, "TRUE": True}.get(literal, literal.strip("'"))
-    if arrow_type == pa.int64():
-        value = int(value)
-    return pa.scalar(value, arrow_type)
+    return pa.scalar(column.default, ARROW_TYPES[column.kind])
 
 
 def _default(column: Column, length: int) -> pa.Array:
@@ -412,7 +405,7 @@ class BatchChecker:
                 )
             values[column.name] = (
                 pc.fill_null(value, _default_scalar(column))
-                if column.default != "NULL"
+                if column.default is not None
                 else value
             )
 

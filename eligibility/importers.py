@@ -37,11 +37,7 @@ class Column:
     min_value: int | None = None
     max_value: int | None = None
     aliases: tuple[str, ...] = ()  # header spellings seen in the operator's exports
-    default: str = "NULL"  # SQL literal when the file lacks the column
-
-    @property
-    def label(self) -> str:
-        return self.name
+    default: str | int | bool | None = None  # when the file lacks the column or cell
 
 
 def _choices(*pairs: tuple[str, tuple[str, ...]]) -> dict[str, str]:
@@ -75,7 +71,7 @@ SUBSCRIBER_COLUMNS = [
         "text",
         max_length=200,
         aliases=("ho ten", "ho va ten", "ten khach hang", "ten kh", "ten thue bao"),
-        default="''",
+        default="",
     ),
     Column(
         "subscription_type",
@@ -128,7 +124,7 @@ SUBSCRIBER_COLUMNS = [
             ("director", ("giám đốc", "giam doc")),
         ),
         aliases=("chuc vu",),
-        default="''",
+        default="",
     ),
     Column(
         "company",
@@ -153,26 +149,24 @@ SUBSCRIBER_COLUMNS = [
         required=True,
         max_length=100,
         aliases=("quan huyen", "quan/huyen", "huyen"),
-        default="''",
+        default="",
     ),
-    Column("address", "text", max_length=300, aliases=("dia chi",), default="''"),
+    Column("address", "text", max_length=300, aliases=("dia chi",), default=""),
     Column("birth_date", "date", aliases=("ngay sinh",)),
-    Column("nationality", "text", max_length=2, aliases=("quoc tich",), default="''"),
-    Column("is_owner", "flag", aliases=("chinh chu",), default="FALSE"),
+    Column("nationality", "text", max_length=2, aliases=("quoc tich",), default=""),
+    Column("is_owner", "flag", aliases=("chinh chu",), default=False),
     Column(
         "record_standardized",
         "flag",
         aliases=("tttb chuan hoa", "chuan hoa tttb"),
-        default="FALSE",
+        default=False,
     ),
-    Column("is_premium", "flag", aliases=("khcc",), default="FALSE"),
+    Column("is_premium", "flag", aliases=("khcc",), default=False),
+    Column("loyalty_member", "flag", aliases=("hoi vien kndl", "kndl"), default=False),
     Column(
-        "loyalty_member", "flag", aliases=("hoi vien kndl", "kndl"), default="FALSE"
+        "loyalty_tier", "text", max_length=40, aliases=("hang hoi vien",), default=""
     ),
-    Column(
-        "loyalty_tier", "text", max_length=40, aliases=("hang hoi vien",), default="''"
-    ),
-    Column("loyalty_points", "int", aliases=("diem", "diem kndl"), default="0"),
+    Column("loyalty_points", "int", aliases=("diem", "diem kndl"), default=0),
     Column(
         "line_kind",
         "choice",
@@ -181,26 +175,26 @@ SUBSCRIBER_COLUMNS = [
             ("service", ("nghiệp vụ", "nghiep vu", "lien lac nghiep vu")),
             ("test", ("sim thử", "sim thu")),
         ),
-        default="'normal'",
+        default="normal",
     ),
-    Column("vlr_days_7", "int", min_value=0, max_value=7, default="0"),
+    Column("vlr_days_7", "int", min_value=0, max_value=7, default=0),
     Column(
         "handset_network",
         "choice",
         choices=_choices(("2G", ()), ("3G", ()), ("4G", ()), ("5G", ())),
-        default="''",
+        default="",
     ),
     Column(
         "handset_os",
         "choice",
         choices=_choices(("iOS", ()), ("Android", ()), ("other", ("khác", "khac"))),
-        default="''",
+        default="",
     ),
-    Column("sim_4g", "flag", default="FALSE"),
-    Column("payment_method", "choice", choices=PAYMENT_CHOICES, default="''"),
-    Column("package_code", "text", max_length=50, aliases=("goi cuoc",), default="''"),
-    Column("mvas_idle_2m", "flag", default="FALSE"),
-    Column("has_app", "flag", default="FALSE"),
+    Column("sim_4g", "flag", default=False),
+    Column("payment_method", "choice", choices=PAYMENT_CHOICES, default=""),
+    Column("package_code", "text", max_length=50, aliases=("goi cuoc",), default=""),
+    Column("mvas_idle_2m", "flag", default=False),
+    Column("has_app", "flag", default=False),
     Column("churn_risk", "decimal"),
     Column("ownership_changed_on", "date"),
 ]
@@ -217,13 +211,13 @@ BILLING_COLUMNS = [
         not_empty=True,
         aliases=("doanh thu", "tong doanh thu", "cuoc"),
     ),
-    Column("revenue_voice", "money", default="0"),
-    Column("revenue_sms", "money", default="0"),
-    Column("revenue_data", "money", default="0"),
-    Column("revenue_excluded", "money", default="0"),
-    Column("paid", "flag", default="FALSE"),
-    Column("debt_blocked", "flag", default="FALSE"),
-    Column("payment_channel", "choice", choices=PAYMENT_CHOICES, default="''"),
+    Column("revenue_voice", "money", default=0),
+    Column("revenue_sms", "money", default=0),
+    Column("revenue_data", "money", default=0),
+    Column("revenue_excluded", "money", default=0),
+    Column("paid", "flag", default=False),
+    Column("debt_blocked", "flag", default=False),
+    Column("payment_channel", "choice", choices=PAYMENT_CHOICES, default=""),
 ]
 
 LIST_COLUMNS = [SUBSCRIBER_COLUMNS[0]]

@@ -81,19 +81,36 @@ def create_loading_table(cursor, table: str, job_id: int) -> str:
     return loading
 
 
-def attach_loaded_table(cursor, table: str, snapshot_id: int, loading: str) -> None:
-    """Index the loaded table and make it the snapshot's partition, replacing the old."""
-    snapshot_id = int(snapshot_id)
+def index_loaded_table(cursor, table: str, loading: str) -> None:
+    """Build the loaded table's indexes in one sort each; the unique one fails on a
+    repeated key (IntegrityError), which is how a file's duplicates are first noticed."""
     key = ", ".join(PARTITIONED[table])
+    if table in WITH_PRIMARY_KEY:
+        cursor.execute(f"ALTER TABLE {loading} ADD PRIMARY KEY (id, snapshot_id)")
+    cursor.execute(f"CREATE UNIQUE INDEX {loading}_key ON {loading} ({key})")
+
+
+def duplicates_in_loaded_table(cursor, table: str, loading: str) -> dict[int, int]:
+    """Rows repeating an earlier row's key -> that earlier row, as file row numbers."""
+    key = ", ".join(PARTITIONED[table])
+    mask = (1 << 32) - 1
+    cursor.execute(
+        f"SELECT id & {mask}, first & {mask} FROM ("
+        f"  SELECT id, min(id) OVER (PARTITION BY {key}) AS first FROM {loading}"
+        f") rows WHERE id > first"
+    )
+    return dict(cursor.fetchall())
+
+
+def attach_loaded_table(cursor, table: str, snapshot_id: int, loading: str) -> None:
+    """Make the indexed, loaded table the snapshot's partition, replacing the old one."""
+    snapshot_id = int(snapshot_id)
     final = partition_name(table, snapshot_id)
     # The CHECK proves the bound, so ATTACH need not scan the rows again.
     cursor.execute(
         f"ALTER TABLE {loading} ADD CONSTRAINT {loading}_bound "
         f"CHECK (snapshot_id IS NOT NULL AND snapshot_id = {snapshot_id})"
     )
-    if table in WITH_PRIMARY_KEY:
-        cursor.execute(f"ALTER TABLE {loading} ADD PRIMARY KEY (id, snapshot_id)")
-    cursor.execute(f"CREATE UNIQUE INDEX ON {loading} ({key})")
     drop_partition(cursor, table, snapshot_id)
     cursor.execute(
         f"ALTER TABLE {table} ATTACH PARTITION {loading} FOR VALUES IN ({snapshot_id})"

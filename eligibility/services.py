@@ -12,7 +12,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from django.conf import settings
 from django.core.files import File
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    IntegrityError,
+    connection,
+    connections,
+    transaction,
+)
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from pyarrow import csv as pa_csv
@@ -312,8 +318,8 @@ class _ArrowFileSink:
             self.writer.close()
         self.file.close()
 
-    def remove(self, row_numbers: list[int]) -> None:
-        """Nothing to do: the commit skips every rejected row."""
+    # Keys are grouped in memory: this sink serves SQLite and named lists, small data.
+    finds_duplicates = False
 
 
 class _LoadingTableSink:
@@ -363,10 +369,25 @@ class _LoadingTableSink:
         finally:
             self.connection.close()
 
-    def remove(self, row_numbers: list[int]) -> None:
-        ids = [partitions.row_id(self.job_id, row) for row in row_numbers]
+    # PostgreSQL finds repeated keys while it builds the unique index, in bounded
+    # memory; holding millions of keys in this process would not be.
+    finds_duplicates = True
+
+    def index(self) -> dict[int, int]:
+        """Index the loaded rows; rows repeating a key are removed and returned."""
         with connection.cursor() as cursor:
+            try:
+                with transaction.atomic():
+                    partitions.index_loaded_table(cursor, self.table, self.loading)
+                return {}
+            except IntegrityError:
+                duplicates = partitions.duplicates_in_loaded_table(
+                    cursor, self.table, self.loading
+                )
+            ids = [partitions.row_id(self.job_id, row) for row in duplicates]
             cursor.execute(f"DELETE FROM {self.loading} WHERE id = ANY(%s)", [ids])
+            partitions.index_loaded_table(cursor, self.table, self.loading)
+        return duplicates
 
 
 def _loads_partition(job: ImportJob) -> str | None:
@@ -432,12 +453,16 @@ def _validate(job_id: int, progress: Progress) -> ImportJob:
                     _save_rejections(job_id, checked.rejected)
                     rejected += len(checked.rejected)
                 sink.write(checked.good)
-                key_tables.append(checked.keys)
-        duplicates = checks.find_duplicates(key_tables, importers.KEY_COLUMNS[job.kind])
+                if not sink.finds_duplicates:
+                    key_tables.append(checked.keys)
+        if sink.finds_duplicates:
+            duplicates = sink.index()
+        else:
+            duplicates = checks.find_duplicates(
+                key_tables, importers.KEY_COLUMNS[job.kind]
+            )
         del key_tables
         rejected += _reject_duplicates(job, duplicates)
-        if duplicates:
-            _good_row_sink(job).remove(list(duplicates))
     except (UnreadableFile, DomainError) as exc:
         _fail(job_id, str(exc))
         raise

@@ -351,11 +351,11 @@ def test_failed_commit_leaves_previous_data_as_it_was(tmp_path):
         [subscriber_row("0911111111"), subscriber_row("0922222222")],
     )
     job = check(new, snapshot=snapshot)
-    # The loaded rows are damaged before the commit (a repeated number): building the
-    # partition's unique index fails inside the commit's transaction.
+    # The loaded rows are damaged before the commit (moved to another snapshot): the
+    # partition's bound check fails inside the commit's transaction.
     loading = f"eligibility_subscriber_job{job.pk}"
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {loading} SELECT * FROM {loading} LIMIT 1")
+        cursor.execute(f"UPDATE {loading} SET snapshot_id = snapshot_id + 1000")
 
     with pytest.raises(Exception):  # noqa: B017 - the database's own error
         services.import_job_commit(job_id=job.pk)
