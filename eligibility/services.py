@@ -385,8 +385,9 @@ class _LoadingTableSink:
                     cursor, self.table, self.loading
                 )
             ids = [partitions.row_id(self.job_id, row) for row in duplicates]
-            cursor.execute(f"DELETE FROM {self.loading} WHERE id = ANY(%s)", [ids])
-            partitions.index_loaded_table(cursor, self.table, self.loading)
+            with transaction.atomic():
+                cursor.execute(f"DELETE FROM {self.loading} WHERE id = ANY(%s)", [ids])
+                partitions.index_loaded_table(cursor, self.table, self.loading)
         return duplicates
 
 
