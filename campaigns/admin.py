@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
+from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -64,8 +65,9 @@ class CampaignEventInline(admin.TabularInline):
 def _move_action(status: str):
     label = Campaign.Status(status).label
 
+    # Lazy, so each person reads the label in the language of their own request.
     @admin.action(
-        description=_("Move to: %(status)s") % {"status": label},
+        description=format_lazy(_("Move to: {status}"), status=label),
         permissions=["change"],
     )
     def move(modeladmin, request, queryset):

@@ -1,10 +1,11 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
-admin.site.site_header = "Cổng chương trình CSKH"
-admin.site.site_title = "CSKH"
+admin.site.site_header = _("Customer-care campaign portal")
+admin.site.site_title = _("CSKH")
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),

@@ -257,3 +257,17 @@ def test_upload_page_in_english(admin_client):
         assert label in page, label
     for vietnamese in ("Loại dữ liệu trong tệp", "Tải lên và ghép cột"):
         assert vietnamese not in page, vietnamese
+
+
+def test_staff_switch_the_admin_to_english_and_back(admin_client):
+    page = admin_client.get("/admin/", HTTP_ACCEPT_LANGUAGE="vi")
+    assert "Cổng chương trình CSKH" in page.content.decode()
+    assert 'id="language-switcher"' in page.content.decode()
+
+    admin_client.post("/i18n/setlang/", {"language": "en", "next": "/admin/"})
+    english = admin_client.get("/admin/", HTTP_ACCEPT_LANGUAGE="vi")
+    assert "Customer-care campaign portal" in english.content.decode()
+
+    admin_client.post("/i18n/setlang/", {"language": "vi", "next": "/admin/"})
+    again = admin_client.get("/admin/")
+    assert "Cổng chương trình CSKH" in again.content.decode()
