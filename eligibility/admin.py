@@ -241,9 +241,11 @@ class ImportJobAdmin(admin.ModelAdmin):
                 return redirect("admin:eligibility_import_job", job_id=job.pk)
         columns = importers.columns_for(job.kind)
         samples = _sample_rows(job)
+        model = services.TARGET_MODELS[job.kind]
         rows = [
             {
                 "column": column,
+                "label": model._meta.get_field(column.name).verbose_name,
                 "field": form[f"col_{column.name}"],
             }
             for column in columns

@@ -12,6 +12,9 @@ from .base import BASE_DIR
 
 # Tests exercise the real broker through a worker they start; never emulate it.
 CELERY_TASK_ALWAYS_EAGER = False
+# A queue of this run's own: another run on the same Redis (a developer's, CI's) must
+# not take its tasks, nor leave stale ones in its way.
+CELERY_TASK_DEFAULT_QUEUE = f"cskh-test-{os.getpid()}"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"
 STORAGES = {
