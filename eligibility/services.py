@@ -21,6 +21,7 @@ from django.db import (
 )
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from psycopg.copy import QueuedLibpqWriter
 from pyarrow import csv as pa_csv
 
 from eligibility import checks, importers, partitions
@@ -354,9 +355,13 @@ class _LoadingTableSink:
         owner = pa.array([self.snapshot_id] * good.num_rows, pa.int64())
         good = pa.Table.from_arrays([ids, owner, *good.columns], names=columns)
         if self.copy is None:
+            # A thread of psycopg's sends the data, so checking the next batch goes on
+            # while PostgreSQL parses this one on the other core.
+            raw = self.cursor.cursor
             self.copy = self.stack.enter_context(
-                self.cursor.cursor.copy(
-                    f"COPY {self.loading} ({', '.join(columns)}) FROM STDIN (FORMAT csv)"
+                raw.copy(
+                    f"COPY {self.loading} ({', '.join(columns)}) FROM STDIN (FORMAT csv)",
+                    writer=QueuedLibpqWriter(raw),
                 )
             )
         sink = pa.BufferOutputStream()
