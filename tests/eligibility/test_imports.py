@@ -574,3 +574,19 @@ def test_rows_written_through_the_orm_land_in_the_default_partition():
     assert snapshot.subscribers.count() == 1
     services.snapshot_delete(snapshot=snapshot)
     assert not Subscriber.objects.exists()
+
+
+def test_row_with_missing_cells_refuses_the_file_naming_it(tmp_path):
+    snapshot = SnapshotFactory()
+    path = tmp_path / "tb.csv"
+    good = ",".join(subscriber_row("0901234567")[h] for h in SUBSCRIBER_HEADERS)
+    path.write_text(
+        ",".join(SUBSCRIBER_HEADERS) + "\n" + good + "\n0901234568,An,postpaid\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(UnreadableFile, match="tb.csv"):
+        check(path, snapshot=snapshot)
+    job = ImportJob.objects.get()
+    assert job.status == ImportJob.Status.FAILED
+    assert "tb.csv" in job.error
+    assert not Subscriber.objects.exists()
