@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -473,10 +474,7 @@ def _validate(job_id: int, progress: Progress) -> ImportJob:
         _fail(job_id, str(exc))
         raise
     except pa.ArrowInvalid as exc:
-        message = _("“%(file)s” could not be read: %(reason)s") % {
-            "file": job.original_name,
-            "reason": str(exc).splitlines()[0],
-        }
+        message = _arrow_error_message(job.original_name, str(exc))
         _fail(job_id, message)
         raise UnreadableFile(message) from exc
     except Exception:
@@ -491,6 +489,24 @@ def _validate(job_id: int, progress: Progress) -> ImportJob:
     job.move_to(ImportJob.Status.VALIDATED)
     job.save()
     return job
+
+
+_RAGGED_ROW = re.compile(r"Expected (\d+) columns, got (\d+): (.*)")
+
+
+def _arrow_error_message(file_name: str, error: str) -> str:
+    """The reader's complaint about a file, said to the person who uploaded it."""
+    ragged = _RAGGED_ROW.search(error)
+    if ragged:
+        expected, got, row = ragged.groups()
+        return _(
+            "A row of “%(file)s” has %(got)s cells where the header has %(expected)s: "
+            "%(row)s. Check its commas and quotes, then upload the file again."
+        ) % {"file": file_name, "got": got, "expected": expected, "row": row[:200]}
+    return _("“%(file)s” could not be read: %(reason)s") % {
+        "file": file_name,
+        "reason": error.splitlines()[0],
+    }
 
 
 def _fail(job_id: int, message: str) -> None:

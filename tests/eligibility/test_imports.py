@@ -589,4 +589,5 @@ def test_row_with_missing_cells_refuses_the_file_naming_it(tmp_path):
     job = ImportJob.objects.get()
     assert job.status == ImportJob.Status.FAILED
     assert "tb.csv" in job.error
+    assert "0901234568,An,postpaid" in job.error
     assert not Subscriber.objects.exists()
