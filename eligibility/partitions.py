@@ -90,7 +90,9 @@ def index_loaded_table(cursor, table: str, loading: str) -> None:
     cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
     if table in WITH_PRIMARY_KEY:
         cursor.execute(f"ALTER TABLE {loading} ADD PRIMARY KEY (id, snapshot_id)")
-    cursor.execute(f"CREATE UNIQUE INDEX {loading}_key ON {loading} ({key})")
+    # A constraint, not a bare unique index: ATTACH adopts only a constraint for the
+    # parent's unique constraint, and would otherwise build a second index.
+    cursor.execute(f"ALTER TABLE {loading} ADD CONSTRAINT {loading}_key UNIQUE ({key})")
 
 
 def duplicates_in_loaded_table(cursor, table: str, loading: str) -> dict[int, int]:

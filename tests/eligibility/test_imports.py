@@ -550,6 +550,11 @@ def test_each_snapshot_gets_its_own_partition_and_deleting_drops_it(tmp_path):
     with connection.cursor() as cursor:
         cursor.execute("SELECT to_regclass(%s)", [partition])
         assert cursor.fetchone()[0] == partition
+        # The indexes built while checking are the ones attached: no second copy.
+        cursor.execute(
+            "SELECT count(*) FROM pg_indexes WHERE tablename = %s", [partition]
+        )
+        assert cursor.fetchone()[0] == 2
 
     services.snapshot_delete(snapshot=snapshot)
 
