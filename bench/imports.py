@@ -1,7 +1,7 @@
 """`python -m bench import`: the import pipeline against raw COPY and bare XLSX readers.
 
-CSV: N subscribers + 6 billing cycles (6N rows) through the product (stage with COPY,
-check every row in SQL, commit) against a raw `COPY` of the same files into bare typed
+CSV: N subscribers + 6 billing cycles (6N rows) through the product (check every row,
+COPY the good ones into the snapshot's partition, commit) against a raw `COPY` of the same files into bare typed
 tables with no constraints, in the same run. Target: at most 1.5x.
 
 XLSX: N/10 subscriber rows through the product against a bare iteration of the same file
@@ -150,7 +150,7 @@ def run(size: int | None = None) -> dict:
     with connection.cursor() as cursor:
         cursor.execute("CHECKPOINT")
 
-    print("CSV, the product (stage, check, commit):", flush=True)
+    print("CSV, the product (check, COPY, commit):", flush=True)
     snapshot = services.snapshot_create(name="bench", taken_on=date(2022, 10, 31))
     with PeakMemory() as memory:
         with timed("product_subscribers", times):

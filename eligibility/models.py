@@ -309,7 +309,7 @@ class HeaderAlias(models.Model):
 class ImportJob(models.Model):
     """One uploaded file on its way into a snapshot or a named list.
 
-    Validation stages the rows and reports the rejected ones; nothing reaches the
+    Checking records the rejected rows and sets the good ones aside; nothing reaches the
     snapshot until a person (or a command with --commit) imports the good rows.
     """
 

@@ -1,4 +1,4 @@
-"""Imports end to end on PostgreSQL: staging with COPY, set-based checks, commit."""
+"""Imports end to end on PostgreSQL: row checks, the rejects, COPY into a partition."""
 
 import csv
 import io
