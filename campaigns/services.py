@@ -33,15 +33,7 @@ UPDATABLE_FIELDS = (
 
 # The definition a copy carries over; the snapshot stays behind because the copy is a
 # new programme that will be run on data not yet chosen.
-COPIED_FIELDS = (
-    "name",
-    "owning_unit",
-    "description",
-    "starts_on",
-    "ends_on",
-    "until_gifts_run_out",
-    "region_scope",
-)
+COPIED_FIELDS = tuple(field for field in UPDATABLE_FIELDS if field != "snapshot")
 
 
 def _event(
