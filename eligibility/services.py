@@ -132,7 +132,46 @@ def import_job_create(
     )
     job.column_map = importers.guess_column_map(kind, table.headers, remembered)
     job.save()
+    if table.format == "xlsx":
+        _cache_sheet(job, table)
     return job
+
+
+def _sheet_cache_path(job_id: int) -> Path:
+    return Path(settings.MEDIA_ROOT) / "imports" / "sheets" / f"job-{int(job_id)}.arrow"
+
+
+def _cache_sheet(job: ImportJob, table) -> None:
+    """Keep an XLSX's rows as Arrow batches: reading the header already parsed the
+    whole sheet, and parsing it again for the check would double the import's cost."""
+    path = _sheet_cache_path(job.pk)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = None
+    with pa.OSFile(str(path), "wb") as sink:
+        for batch in checks.read_batches(table):
+            if writer is None:
+                writer = pa.ipc.new_file(sink, batch.schema)
+            writer.write_batch(batch)
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        path.unlink()
+
+
+def _job_batches(job: ImportJob, progress=None):
+    """The rows of a job's file, from the sheet cache when there is one."""
+    cached = _sheet_cache_path(job.pk)
+    if not cached.exists():
+        yield from checks.read_batches(_open_job_file(job), progress)
+        return
+    reader = pa.ipc.open_file(str(cached))
+    done = 0
+    for index in range(reader.num_record_batches):
+        batch = reader.get_batch(index)
+        done += batch.num_rows
+        if progress:
+            progress(done, 0)
+        yield batch
 
 
 def import_job_set_mapping(
@@ -233,6 +272,10 @@ def _drop_checked(job_id: int) -> None:
     _checked_path(job_id).unlink(missing_ok=True)
 
 
+def _drop_sheet_cache(job_id: int) -> None:
+    _sheet_cache_path(job_id).unlink(missing_ok=True)
+
+
 def _drop_loading(job_id: int) -> None:
     if connection.vendor != "postgresql":
         return
@@ -282,7 +325,7 @@ def _reject_duplicates(job: ImportJob, duplicates: dict[int, int]) -> int:
         return 0
     # A second read of the file fetches the cells of the repeated rows.
     new, row_no = [], 1
-    for batch in checks.read_batches(_open_job_file(job)):
+    for batch in _job_batches(job):
         numbers = pa.array(range(row_no, row_no + batch.num_rows), pa.int64())
         row_no += batch.num_rows
         hits = pc.is_in(numbers, wanted)
@@ -449,9 +492,7 @@ def _validate(job_id: int, progress: Progress) -> ImportJob:
         row_no = 1
         key_tables = []
         with _good_row_sink(job) as sink:
-            batches = checks.read_batches(
-                _open_job_file(job), lambda done, size: progress(done, size, step)
-            )
+            batches = _job_batches(job, lambda done, size: progress(done, size, step))
             for batch in batches:
                 checked = checker.check(batch, row_no)
                 row_no += batch.num_rows
@@ -568,6 +609,7 @@ def import_job_commit(*, job_id: int, decided_by=None) -> ImportJob:
         raise
     _drop_checked(job_id)
     _drop_loading(job_id)
+    _drop_sheet_cache(job_id)
     return job
 
 
@@ -681,6 +723,7 @@ def import_job_discard(*, job: ImportJob, decided_by=None) -> ImportJob:
         ImportRejection.objects.filter(job=job).delete()
     _drop_checked(job.pk)
     _drop_loading(job.pk)
+    _drop_sheet_cache(job.pk)
     return job
 
 
