@@ -329,7 +329,7 @@ def _json_object(pairs: list[tuple[str, pa.Array]], length: int) -> pa.Array:
 class CheckedBatch:
     good: pa.Table  # typed values of the rows without problems, in target columns
     rejected: list[tuple[int, str, list]]  # (row number, problems, cells)
-    keys: pa.Table  # row_no and key columns of rows whose key is valid
+    keys: pa.Table | None  # row_no and key columns of rows whose key is valid
     rows: int  # non-blank rows in the batch
 
 
@@ -343,12 +343,15 @@ class BatchChecker:
         headers: list[str],
         column_map: dict[str, int],
         extra_name: str | None,
+        collect_keys: bool = True,
     ):
         self.kind = kind
         self.headers = headers
         self.column_map = column_map
         self.columns = columns_for(kind)
         self.extra_name = extra_name
+        # Off when the database finds repeated keys itself: no key table per batch.
+        self.collect_keys = collect_keys
 
     def target_columns(self) -> list[str]:
         names = [c.name for c in self.columns]
@@ -440,6 +443,8 @@ class BatchChecker:
         good_columns["row_no"] = row_no
         good = pa.table(good_columns).filter(pc.invert(bad))
 
+        if not self.collect_keys:
+            return CheckedBatch(good=good, rejected=rejected, keys=None, rows=length)
         key_names = KEY_COLUMNS[self.kind]
         key_valid = pa.repeat(pa.scalar(True), length)
         for name in key_names:

@@ -482,16 +482,17 @@ def _validate(job_id: int, progress: Progress) -> ImportJob:
     step = _("checking every row")
     try:
         ImportRejection.objects.filter(job_id=job_id).delete()
-        checker = checks.BatchChecker(
-            kind=job.kind,
-            headers=job.headers,
-            column_map=job.column_map,
-            extra_name=_extra_column(job.kind),
-        )
         total = rejected = 0
         row_no = 1
         key_tables = []
         with _good_row_sink(job) as sink:
+            checker = checks.BatchChecker(
+                kind=job.kind,
+                headers=job.headers,
+                column_map=job.column_map,
+                extra_name=_extra_column(job.kind),
+                collect_keys=not sink.finds_duplicates,
+            )
             batches = _job_batches(job, lambda done, size: progress(done, size, step))
             for batch in batches:
                 checked = checker.check(batch, row_no)
