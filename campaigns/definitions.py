@@ -6,8 +6,9 @@ returns a clean definition (a dict shaped like `definition_export`'s) or raises
 "line 12, phases[1].ends_on: not a date (YYYY-MM-DD)". `services.campaign_import`
 writes a clean definition in one transaction.
 
-The keys `rules`, `ranking`, `quotas` and `tiers` are reserved for the rules engine;
-version 1 files carry them as empty lists.
+The selection keys (`kind`, `rules`, `ranking`, `quotas`, `tiers`, `lists`,
+`batch_count`) are checked by the rules engine (`eligibility.rules.ruleset_check`), whose
+messages name the rule ("Rule 3: …").
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import yaml
 from django.utils.translation import gettext as _
 
 from campaigns.models import Campaign, CampaignPhase, find_overlap
+from campaigns.selection import selection_export
 from eligibility.models import DomainError
+from eligibility.rules import CAMPAIGN_KINDS, RuleSetError, ruleset_check
 
 FORMAT_VERSION = 1
 
@@ -36,12 +39,15 @@ KEYS = (
     "region_scope",
     "phases",
     "batches",
+    "kind",
     "rules",
     "ranking",
     "quotas",
     "tiers",
+    "lists",
+    "batch_count",
 )
-RESERVED_KEYS = ("rules", "ranking", "quotas", "tiers")
+SELECTION_KEYS = ("kind", "rules", "ranking", "quotas", "tiers", "lists", "batch_count")
 PHASE_KEYS = ("number", "name", "starts_on", "ends_on", "districts")
 BATCH_KEYS = ("number", "name", "starts_on", "ends_on")
 DISTRICT_KEYS = ("province", "district")
@@ -101,7 +107,7 @@ def definition_export(*, campaign: Campaign) -> dict[str, Any]:
             }
             for batch in campaign.batches.order_by("number")
         ],
-        **{key: [] for key in RESERVED_KEYS},
+        **selection_export(campaign),
     }
 
 
@@ -219,19 +225,58 @@ class _Checker:
             "batches": self._batches(data),
         }
         self._ends_after_start(result, "")
-        for key in RESERVED_KEYS:
-            value = data.get(key)
-            if value not in (None, []):
-                self.problem(
-                    key,
-                    _(
-                        "must be an empty list in version %(version)s; the rules "
-                        "engine fills it"
-                    )
-                    % {"version": FORMAT_VERSION},
-                )
-            result[key] = []
+        result.update(self._selection(data, result))
         return result
+
+    def _selection(self, data: dict, result: dict) -> dict:
+        kind = data.get("kind") or "other"
+        if kind not in CAMPAIGN_KINDS:
+            self.problem(
+                "kind",
+                _("unknown kind %(kind)r (one of: %(kinds)s)")
+                % {"kind": kind, "kinds": ", ".join(CAMPAIGN_KINDS)},
+            )
+        selection = {
+            "kind": kind,
+            "rules": self._list(data, "rules", "rules"),
+            "ranking": self._list(data, "ranking", "ranking"),
+            "quotas": data.get("quotas") or {},
+            "tiers": data.get("tiers") or {},
+            "lists": self._list(data, "lists", "lists"),
+            "batch_count": data.get("batch_count") or 1,
+        }
+        for key in ("quotas", "tiers"):
+            if not isinstance(selection[key], dict):
+                self.problem(key, _("expected a mapping"))
+                selection[key] = {}
+        for cell in selection["quotas"].get("cells") or []:
+            # Cell values are compared as text with the data's (company 1 is "1").
+            if isinstance(cell, dict) and isinstance(cell.get("key"), list):
+                cell["key"] = [str(part) for part in cell["key"]]
+        for key in ("rules", "ranking", "lists"):
+            for index, item in enumerate(selection[key]):
+                if not isinstance(item, dict):
+                    self.problem(f"{key}[{index}]", _("expected a mapping"))
+        if self.problems:
+            return selection
+        # A draft may have no rules yet; anything written must make sense.
+        if selection["rules"]:
+            starts_on = result.get("starts_on")
+            document = {
+                "rules": selection["rules"],
+                "ranking": selection["ranking"],
+                "quotas": selection["quotas"],
+                "tiers": selection["tiers"],
+                "lists": selection["lists"],
+                "batches": selection["batch_count"],
+            }
+            try:
+                ruleset_check(
+                    document, reference=starts_on.replace(day=1) if starts_on else None
+                )
+            except RuleSetError as exc:
+                self.problems.extend(exc.problems)
+        return selection
 
     def _keys(self, data: dict, path: str, allowed: tuple[str, ...]) -> None:
         for key in data:

@@ -22,6 +22,14 @@ from eligibility.synthetic import generate_snapshot, write_named_list
 
 DEMO_SNAPSHOT = "Demo 31/10/2022"
 DEMO_PASSWORD = "demo1234"
+# Programmes 001 (2017) and 004 (2019) read billing windows of their own years, so the
+# demo generates a snapshot for each era: (name, taken on, last billing cycle, seed).
+DEMO_SNAPSHOTS = {
+    "2022": (DEMO_SNAPSHOT, date(2022, 10, 31), "2022-10", 2022),
+    "2019": ("Demo 31/08/2019", date(2019, 8, 31), "2019-08", 2019),
+    "2017": ("Demo 31/05/2017", date(2017, 5, 31), "2017-05", 2017),
+}
+PROGRAMME_SNAPSHOT = {"001": "2017", "004": "2019"}
 
 # The five programmes of shared/seeds (see DIGEST.md), as care staff would declare them:
 # definition files that demo_load imports like any other.
@@ -46,29 +54,43 @@ DEMO_USERS = [
 def demo_load(*, size: int = 5000, say=print) -> None:
     roles.sync_roles()
     _ensure_users()
-    snapshot = Snapshot.objects.filter(name=DEMO_SNAPSHOT).first()
-    if snapshot is None:
-        snapshot = _load_snapshot(size=size, say=say)
+    snapshots = {}
+    for era, (name, taken_on, last_cycle, seed) in DEMO_SNAPSHOTS.items():
+        snapshot = Snapshot.objects.filter(name=name).first()
+        if snapshot is None:
+            snapshot = _load_snapshot(
+                size=size,
+                say=say,
+                name=name,
+                taken_on=taken_on,
+                last_cycle=last_cycle,
+                seed=seed,
+                with_lists=era == "2022",
+            )
+        snapshots[era] = snapshot
     for path in programme_files():
         definition = definitions.definition_parse(path.read_text(encoding="utf-8"))
         # A campaign already there is left alone: staff may have moved it on since.
         if Campaign.objects.filter(code=definition["code"]).exists():
             continue
+        era = PROGRAMME_SNAPSHOT.get(definition["code"][:3], "2022")
         campaign_services.campaign_import(
-            definition=definition, snapshot=snapshot, source=path.name
+            definition=definition, snapshot=snapshots[era], source=path.name
         )
 
 
-def _load_snapshot(*, size: int, say) -> Snapshot:
-    say(f"Generating {size} demo subscribers with 12 billing cycles…")
+def _load_snapshot(
+    *, size: int, say, name, taken_on, last_cycle, seed, with_lists
+) -> Snapshot:
+    say(f"Generating {name}: {size} subscribers with 12 billing cycles…")
     with tempfile.TemporaryDirectory() as folder:
         generated = generate_snapshot(
-            out_dir=Path(folder), size=size, cycles=12, last_cycle="2022-10", seed=2022
+            out_dir=Path(folder), size=size, cycles=12, last_cycle=last_cycle, seed=seed
         )
         with transaction.atomic():
             snapshot = eligibility_services.snapshot_create(
-                name=DEMO_SNAPSHOT,
-                taken_on=date(2022, 10, 31),
+                name=name,
+                taken_on=taken_on,
                 description="Dữ liệu sinh ngẫu nhiên cho bản demo.",
             )
         for kind, path in [
@@ -79,6 +101,9 @@ def _load_snapshot(*, size: int, say) -> Snapshot:
                 kind=kind, path=path, snapshot=snapshot, commit=True
             )
             say(f"  {kind}: {job.imported_rows} rows imported")
+        if not with_lists:
+            snapshot.refresh_from_db()
+            return snapshot
         # Exclusion lists that programme 002 refers to, drawn from the population.
         numbers = list(
             snapshot.subscribers.order_by("msisdn").values_list("msisdn", flat=True)

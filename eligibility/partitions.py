@@ -96,6 +96,9 @@ def index_loaded_table(cursor, table: str, loading: str) -> None:
     # A constraint, not a bare unique index: ATTACH adopts only a constraint for the
     # parent's unique constraint, and would otherwise build a second index.
     cursor.execute(f"ALTER TABLE {loading} ADD CONSTRAINT {loading}_key UNIQUE ({key})")
+    # Statistics now, while the rows wait for the decision: selection queries on a
+    # partition without them plan nested loops over millions of rows.
+    cursor.execute(f"ANALYZE {loading}")
 
 
 def duplicates_in_loaded_table(cursor, table: str, loading: str) -> dict[int, int]:

@@ -49,11 +49,30 @@ def test_demo_loads_on_sqlite_and_prints_a_login_per_role(tmp_path):
         "-c",
         "from eligibility.models import Snapshot, NamedList; "
         "from campaigns.models import Campaign; "
-        "s = Snapshot.objects.get(); "
+        "s = Snapshot.objects.get(name='Demo 31/10/2022'); "
         "print(s.subscriber_count, s.billing_count > s.subscriber_count, "
-        "NamedList.objects.count(), Campaign.objects.count())",
+        "NamedList.objects.count(), Campaign.objects.count(), "
+        "Snapshot.objects.count())",
     )
-    assert counts.split() == ["300", "True", "2", "5"]
+    assert counts.split() == ["300", "True", "2", "5", "3"]
+
+    # Every programme selects its list on SQLite too, with the same SQL engine.
+    runs = _manage(
+        tmp_path,
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        "from campaigns.models import Campaign; from campaigns import services; "
+        "[print(c.code[:3], r.status, r.selected_count > 0) for c in "
+        "Campaign.objects.order_by('code') "
+        "for r in [services.selection_run_start(campaign=c)] if not r.refresh_from_db()]",
+    )
+    assert runs.split() == [
+        part
+        for code in ("000", "001", "002", "003", "004")
+        for part in (code, "preview", "True")
+    ], runs
 
     # A second run keeps the data and changes nothing.
     _manage(tmp_path, "load_demo", "--size", "300")
@@ -65,7 +84,7 @@ def test_demo_loads_on_sqlite_and_prints_a_login_per_role(tmp_path):
         "-c",
         "from eligibility.models import Subscriber; print(Subscriber.objects.count())",
     )
-    assert again.strip() == "300"
+    assert again.strip() == "900"
 
 
 def test_messy_file_is_checked_row_by_row_on_sqlite(tmp_path):

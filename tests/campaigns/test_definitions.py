@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from campaigns import definitions, demo, selectors, services
 from campaigns.definitions import DefinitionError
 from campaigns.models import Campaign, CampaignEvent
-from eligibility.models import DomainError
+from eligibility.models import DomainError, NamedList
 from tests.campaigns.factories import (
     CampaignBatchFactory,
     CampaignFactory,
@@ -106,6 +106,8 @@ def test_import_failing_half_way_writes_nothing():
 
 @pytest.mark.parametrize("path", demo.programme_files(), ids=lambda path: path.name)
 def test_each_shipped_programme_imports(path):
+    for name in ("KHCC đã gọi ra đợt 1", "DS KH lâu năm"):
+        NamedList.objects.get_or_create(name=name)
     definition = definitions.definition_parse(path.read_text(encoding="utf-8"))
     campaign, created = services.campaign_import(definition=definition)
     assert created
@@ -185,7 +187,7 @@ def test_programme_000_and_001_carry_their_particulars():
             "phases[1]: overlaps phases[0]",
         ),
         (("batches: []", "batches: [1]"), "batches[0]: expected a mapping"),
-        (("batches: []", "rules: [x]"), "rules: must be an empty list"),
+        (("batches: []", "rules: [x]"), "rules[0]: expected a mapping"),
         (
             ("region_scope: [Cần Thơ]", "region_scope: Cần Thơ"),
             "region_scope: must be a list",
@@ -290,9 +292,14 @@ def test_demo_load_imports_the_programmes_once():
     demo.demo_load(size=30, say=lambda *args: None)
     campaigns = Campaign.objects.order_by("code")
     assert campaigns.count() == 5
-    snapshot = campaigns[0].snapshot
-    assert snapshot.name == demo.DEMO_SNAPSHOT
-    assert all(campaign.snapshot == snapshot for campaign in campaigns)
+    # Each programme runs on data of its own era: 001 reads 2017 cycles, 004 2019's.
+    assert {c.code[:3]: c.snapshot.name for c in campaigns} == {
+        "000": demo.DEMO_SNAPSHOT,
+        "001": "Demo 31/05/2017",
+        "002": demo.DEMO_SNAPSHOT,
+        "003": demo.DEMO_SNAPSHOT,
+        "004": "Demo 31/08/2019",
+    }
     assert Campaign.objects.get(code="003-doi-sim-4g").phases.count() == 2
     events = CampaignEvent.objects.count()
 
