@@ -48,6 +48,15 @@ test: venv
 	    echo "The browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; \
 	  fi; \
 	fi
+	@if [ ! -x /usr/sbin/bearerbox ] || [ ! -x /usr/lib/kannel/test/fakesmsc ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's kannel and kannel-extras for the SMS gateway tests"; \
+	    (apt-get install -y -qq kannel kannel-extras >/dev/null 2>&1 || \
+	     (apt-get update -qq && apt-get install -y -qq kannel kannel-extras >/dev/null)); \
+	  else \
+	    echo "The SMS gateway tests need Kannel: sudo apt-get install kannel kannel-extras" >&2; exit 1; \
+	  fi; \
+	fi
 	$(PY) -m tests.services_check
 	$(PY) -m pytest $(PYTEST_ARGS)
 

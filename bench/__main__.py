@@ -8,6 +8,7 @@ import sys
 
 BENCHMARKS = {
     "import": "bench.imports",
+    "messaging": "bench.messaging",
 }
 
 

@@ -77,6 +77,10 @@ def demo_load(*, size: int = 5000, say=print) -> None:
         campaign_services.campaign_import(
             definition=definition, snapshot=snapshots[era], source=path.name
         )
+    # The seed programmes' SMS and Zalo texts (idempotent, like the rest).
+    from messaging.demo import demo_load_templates
+
+    demo_load_templates()
 
 
 def _load_snapshot(

@@ -156,3 +156,58 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }
+
+# --- Messaging ---------------------------------------------------------------------------
+# The gateway backend, like EMAIL_BACKEND: database (demo: logs, reports delivered),
+# locmem (tests), kannel (sendsms HTTP + dlr-url), smpp (smpplib).
+MESSAGING_BACKEND = env(
+    "MESSAGING_BACKEND", default="messaging.backends.database.DatabaseBackend"
+)
+MESSAGING_DEFAULT_SENDER = env("MESSAGING_DEFAULT_SENDER", default="MobiFone")
+# The gateway's cap, shared by every dispatch worker through Redis.
+MESSAGING_RATE_PER_SECOND = env.float("MESSAGING_RATE_PER_SECOND", default=50.0)
+MESSAGING_RATE_KEY = env("MESSAGING_RATE_KEY", default="messaging:rate:gateway")
+MESSAGING_REDIS_URL = env(
+    "MESSAGING_REDIS_URL", default=REDIS_URL or CELERY_BROKER_URL or ""
+)
+MESSAGING_BATCH_SIZE = env.int("MESSAGING_BATCH_SIZE", default=200)
+MESSAGING_MAX_ATTEMPTS = env.int("MESSAGING_MAX_ATTEMPTS", default=5)
+MESSAGING_RETRY_BACKOFF_SECONDS = env.int("MESSAGING_RETRY_BACKOFF_SECONDS", default=60)
+MESSAGING_KILL_SWITCH_CHECK_SECONDS = 1.0
+MESSAGING_SWEEP_SECONDS = env.int("MESSAGING_SWEEP_SECONDS", default=50)
+# Only where PostgreSQL's advisory locks are missing (SQLite): a claimed batch older
+# than this is taken to belong to a dead worker.
+MESSAGING_CLAIM_LEASE_SECONDS = env.int("MESSAGING_CLAIM_LEASE_SECONDS", default=600)
+# Credential in the dlr-url and MO URL the gateway calls; required to accept them.
+MESSAGING_GATEWAY_TOKEN = env("MESSAGING_GATEWAY_TOKEN", default="")
+# base64 of 32 bytes; empty: derived from SECRET_KEY (see messaging/sealing.py).
+MESSAGING_SEAL_KEY = env("MESSAGING_SEAL_KEY", default="")
+# Empty: Zalo messages go to the agents' work list (held) instead of an API.
+MESSAGING_ZALO_BACKEND = env("MESSAGING_ZALO_BACKEND", default="")
+MESSAGING_KANNEL = {
+    "SENDSMS_URL": env(
+        "MESSAGING_KANNEL_SENDSMS_URL", default="http://127.0.0.1:13013/cgi-bin/sendsms"
+    ),
+    "USERNAME": env("MESSAGING_KANNEL_USERNAME", default="cskh"),
+    "PASSWORD": env("MESSAGING_KANNEL_PASSWORD", default=""),
+    "CALLBACK_BASE_URL": env(
+        "MESSAGING_KANNEL_CALLBACK_BASE_URL", default="http://127.0.0.1:8000"
+    ),
+    "SMSC": env("MESSAGING_KANNEL_SMSC", default=""),
+    "TIMEOUT": env.float("MESSAGING_KANNEL_TIMEOUT", default=10.0),
+}
+MESSAGING_SMPP = {
+    "HOST": env("MESSAGING_SMPP_HOST", default="127.0.0.1"),
+    "PORT": env.int("MESSAGING_SMPP_PORT", default=2775),
+    "SYSTEM_ID": env("MESSAGING_SMPP_SYSTEM_ID", default="cskh"),
+    "PASSWORD": env("MESSAGING_SMPP_PASSWORD", default=""),
+    "SYSTEM_TYPE": env("MESSAGING_SMPP_SYSTEM_TYPE", default=""),
+    "BIND": env("MESSAGING_SMPP_BIND", default="transceiver"),
+}
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "messaging-dispatch-due": {
+        "task": "messaging.dispatch_due",
+        "schedule": float(env.int("MESSAGING_SWEEP_SECONDS", default=50)),
+    },
+}

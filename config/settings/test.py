@@ -25,3 +25,10 @@ STORAGES = {
 # Static files come from the apps through django.contrib.staticfiles here; WhiteNoise
 # serves the collected files in production only.
 MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("whitenoise")]  # noqa: F405
+
+# Messaging: the in-memory gateway unless a test (or its subprocess) says otherwise.
+MESSAGING_BACKEND = env(  # noqa: F405
+    "MESSAGING_BACKEND", default="messaging.backends.locmem.LocmemBackend"
+)
+MESSAGING_GATEWAY_TOKEN = env("MESSAGING_GATEWAY_TOKEN", default="test-gateway-token")  # noqa: F405
+MESSAGING_RATE_KEY = env("MESSAGING_RATE_KEY", default=f"cskh-test-{os.getpid()}:rate")  # noqa: F405

@@ -1,0 +1,79 @@
+"""Gateway backends, chosen by the `MESSAGING_BACKEND` setting like `EMAIL_BACKEND`.
+
+A backend gets one `OutgoingMessage` at a time and answers with a `SendResult`; it
+never touches the outbox itself (the dispatcher records the result). Those shipped:
+
+- `messaging.backends.locmem.LocmemBackend`: keeps messages in memory (tests);
+- `messaging.backends.database.DatabaseBackend`: logs and reports delivery at once
+  (the demo's default: nothing leaves the machine);
+- `messaging.backends.kannel.KannelBackend`: Kannel's sendsms HTTP interface, with a
+  dlr-url back to `messaging.views.kannel_dlr`;
+- `messaging.backends.smpp.SmppBackend`: binds to the SMSC directly with smpplib.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    id: int
+    msisdn: str
+    sender: str
+    text: str
+    encoding: str
+    segments: int
+    channel: str = "sms"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    ACCEPTED = "accepted"
+    TEMPORARY = "temporary"
+    PERMANENT = "permanent"
+    TIMEOUT = "timeout"
+
+    status: str
+    gateway_id: str = ""
+    error: str = ""
+    # The gateway cannot be reached at all: the rest of the batch waits too.
+    gateway_down: bool = False
+    # The backend knows the message arrived (demo backends): no DLR will come.
+    delivered: bool = False
+
+    @classmethod
+    def accepted(cls, gateway_id: str = "", *, delivered: bool = False):
+        return cls(cls.ACCEPTED, gateway_id=gateway_id, delivered=delivered)
+
+    @classmethod
+    def temporary(cls, error: str, *, gateway_down: bool = False):
+        return cls(cls.TEMPORARY, error=error, gateway_down=gateway_down)
+
+    @classmethod
+    def permanent(cls, error: str):
+        return cls(cls.PERMANENT, error=error)
+
+    @classmethod
+    def timeout(cls, error: str = ""):
+        return cls(cls.TIMEOUT, error=error)
+
+
+class BaseBackend:
+    def __init__(self, **options):
+        self.options = options
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+def get_backend(path: str | None = None, **options) -> BaseBackend:
+    """An instance of the configured backend (or of `path`)."""
+    path = path or settings.MESSAGING_BACKEND
+    return import_string(path)(**options)

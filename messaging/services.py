@@ -1,0 +1,1164 @@
+"""Writes to messaging: enqueueing, dispatch, delivery reports, inbound SMS, staff acts.
+
+Domain apps call `message_enqueue` / `messages_enqueue_bulk` inside their own
+transaction, so a message exists exactly when the event that causes it was committed.
+Dispatch workers (`dispatch_run`, from the Celery sweep or the `messaging_dispatch`
+command) claim due rows and hand them to the gateway backend.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+import time
+import uuid
+import zlib
+from collections.abc import Iterable, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, Count, F, Value, When
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from campaigns.models import Campaign
+from eligibility.models import DomainError
+from messaging import encoding, sealing
+from messaging.backends import OutgoingMessage, SendResult, get_backend
+from messaging.limiter import gateway_limiter
+from messaging.models import (
+    MASK,
+    Channel,
+    DeliveryReport,
+    DoNotContact,
+    InboundMessage,
+    Message,
+    MessageTemplate,
+    MessagingEvent,
+    MessagingSettings,
+    Purpose,
+)
+
+logger = logging.getLogger(__name__)
+
+Status = Message.Status
+
+_MSISDN_DIGITS = re.compile(r"\D")
+
+
+def msisdn_normalize(value) -> str | None:
+    """84 + 9 digits, from the spellings staff and files use; None if not a number."""
+    digits = _MSISDN_DIGITS.sub("", str(value or ""))
+    if len(digits) == 10 and digits.startswith("0"):
+        digits = "84" + digits[1:]
+    elif len(digits) == 9 and not digits.startswith("0"):
+        digits = "84" + digits
+    if len(digits) == 11 and digits.startswith("84") and digits[2] != "0":
+        return digits
+    return None
+
+
+def _event(*, kind: str, actor=None, campaign=None, message=None, data=None):
+    return MessagingEvent.objects.create(
+        kind=kind,
+        actor=actor,
+        campaign=campaign,
+        message=message,
+        data=data or {},
+    )
+
+
+def messaging_settings_for(campaign: Campaign | None) -> MessagingSettings:
+    """The campaign's settings row, or the defaults (unsaved) when it has none."""
+    if campaign is None:
+        return MessagingSettings()
+    found = MessagingSettings.objects.filter(campaign=campaign).first()
+    return found or MessagingSettings(campaign=campaign)
+
+
+def template_for(
+    *,
+    campaign: Campaign | None,
+    purpose: str,
+    variant: str = "",
+    channel: str = Channel.SMS,
+) -> MessageTemplate:
+    """The campaign's template for `purpose`, else the portal-wide one."""
+    candidates = MessageTemplate.objects.filter(
+        purpose=purpose, variant=variant, channel=channel
+    )
+    template = None
+    if campaign is not None:
+        template = candidates.filter(campaign=campaign).first()
+    if template is None:
+        template = candidates.filter(campaign__isnull=True).first()
+    if template is None:
+        raise DomainError(
+            _(
+                "No %(channel)s template for %(purpose)s%(variant)s in campaign %(campaign)s."
+            )
+            % {
+                "channel": Channel(channel).label,
+                "purpose": Purpose(purpose).label,
+                "variant": f" ({variant})" if variant else "",
+                "campaign": campaign.code if campaign else "*",
+            }
+        )
+    return template
+
+
+# --- Enqueueing ---------------------------------------------------------------------
+
+
+@dataclass
+class _Rendered:
+    msisdn: str
+    sequence: int
+    body: str
+    sealed: bytes | None
+    encoding: str
+    segments: int
+    status: str
+    last_error: str
+
+
+def _render(
+    *,
+    template: MessageTemplate,
+    msisdn_raw,
+    sequence: int,
+    context: Mapping,
+    blocked: bool,
+    over_cap: bool,
+    sensitive: bool,
+) -> _Rendered:
+    msisdn = msisdn_normalize(msisdn_raw)
+    if msisdn is None:
+        return _Rendered(
+            str(msisdn_raw or "")[:15],
+            sequence,
+            "",
+            None,
+            encoding.GSM7,
+            0,
+            Status.FAILED,
+            _("Not a valid mobile number."),
+        )
+    values = {"msisdn": "0" + msisdn[2:], **context}
+    text = template.render(values)
+    info = encoding.text_info(text)
+    sealed = None
+    body = text
+    if sensitive:
+        sealed = sealing.seal(text)
+        body = template.render({**values, "password": MASK})
+    status, error = Status.QUEUED, ""
+    if template.channel == Channel.ZALO and not settings.MESSAGING_ZALO_BACKEND:
+        status, error = Status.HELD, _("Zalo work list: an agent sends this by hand.")
+    if info.segments > template.max_segments:
+        status = Status.HELD
+        error = _(
+            "Too long: %(segments)s SMS segments (%(length)s characters, "
+            "%(encoding)s), the template allows %(limit)s."
+        ) % {
+            "segments": info.segments,
+            "length": info.length,
+            "encoding": info.encoding.upper(),
+            "limit": template.max_segments,
+        }
+    if over_cap:
+        status, error = (
+            Status.CANCELLED,
+            _("The campaign's cap per customer is reached."),
+        )
+    if blocked:
+        status, error = Status.CANCELLED, _("The number is on the do-not-contact list.")
+    return _Rendered(
+        msisdn, sequence, body, sealed, info.encoding, info.segments, status, error
+    )
+
+
+def _due_at(
+    *,
+    template: MessageTemplate,
+    sequence: int,
+    event_at: datetime | None,
+    due_at: datetime | None,
+    config: MessagingSettings,
+    now: datetime,
+) -> datetime:
+    if due_at is None:
+        schedule = template.schedules.filter(sequence=sequence).first()
+        due_at = (
+            schedule.due_at(event_at=event_at, now=now) if schedule else event_at or now
+        )
+    if config.campaign_id is None:
+        return due_at
+    return config.next_window_start(due_at)
+
+
+def _cap_lock(campaign_id: int, msisdn: str) -> None:
+    # Two enqueues for the same customer in parallel transactions would both see
+    # room under the cap; the lock makes the second wait for the first to commit.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s)",
+                [zlib.crc32(f"messaging-cap:{campaign_id}:{msisdn}".encode())],
+            )
+
+
+def _existing_counts(campaign: Campaign, numbers: list[str]) -> dict[str, int]:
+    """Promotional messages each number already has in the campaign (for the cap)."""
+    return dict(
+        Message.objects.filter(
+            campaign=campaign,
+            msisdn__in=numbers,
+            template__exempt_from_do_not_contact=False,
+        )
+        .exclude(status=Status.CANCELLED)
+        .values_list("msisdn")
+        .annotate(n=Count("id"))
+        .values_list("msisdn", "n")
+    )
+
+
+@transaction.atomic
+def message_enqueue(
+    *,
+    campaign: Campaign | None,
+    msisdn: str,
+    purpose: str,
+    context: Mapping,
+    sequence: int = 1,
+    variant: str = "",
+    channel: str = Channel.SMS,
+    event_at: datetime | None = None,
+    due_at: datetime | None = None,
+    template: MessageTemplate | None = None,
+) -> Message:
+    """Write one message to the outbox (or return the one already written).
+
+    Call it inside the transaction of the event that causes the message. The key
+    (campaign, number, purpose, sequence) makes a second call a no-op that returns
+    the first row. A number on the do-not-contact list (unless the template is a
+    service message), or past the campaign's cap, gives a cancelled row saying why;
+    a text over the template's segment limit gives a held row; an invalid number a
+    failed one: each is visible in the admin, none is sent.
+    """
+    template = template or template_for(
+        campaign=campaign, purpose=purpose, variant=variant, channel=channel
+    )
+    number = msisdn_normalize(msisdn)
+    key = {
+        "campaign": campaign,
+        "msisdn": number or str(msisdn)[:15],
+        "purpose": purpose,
+        "sequence": sequence,
+    }
+    existing = Message.objects.filter(**key).first()
+    if existing:
+        return existing
+    config = messaging_settings_for(campaign)
+    blocked = over_cap = False
+    if number:
+        if not template.exempt_from_do_not_contact:
+            blocked = DoNotContact.objects.filter(msisdn=number).exists()
+        if (
+            campaign is not None
+            and config.cap_per_subscriber is not None
+            and not template.exempt_from_do_not_contact
+        ):
+            _cap_lock(campaign.pk, number)
+            over_cap = (
+                _existing_counts(campaign, [number]).get(number, 0)
+                >= config.cap_per_subscriber
+            )
+    rendered = _render(
+        template=template,
+        msisdn_raw=msisdn,
+        sequence=sequence,
+        context=context,
+        blocked=blocked,
+        over_cap=over_cap,
+        sensitive=template.sensitive,
+    )
+    now = timezone.now()
+    message = Message(
+        campaign=campaign,
+        template=template,
+        msisdn=rendered.msisdn,
+        purpose=purpose,
+        sequence=sequence,
+        channel=template.channel,
+        sender=template.sender or settings.MESSAGING_DEFAULT_SENDER,
+        body=rendered.body,
+        sealed_body=rendered.sealed,
+        sensitive=template.sensitive,
+        encoding=rendered.encoding,
+        segments=rendered.segments,
+        status=rendered.status,
+        last_error=rendered.last_error,
+        due_at=_due_at(
+            template=template,
+            sequence=sequence,
+            event_at=event_at,
+            due_at=due_at,
+            config=config,
+            now=now,
+        ),
+        created_at=now,
+    )
+    try:
+        with transaction.atomic():
+            message.save()
+    except IntegrityError:
+        # Written meanwhile by a parallel transaction with the same key.
+        return Message.objects.get(**key)
+    return message
+
+
+@dataclass
+class BulkResult:
+    rows: int = 0
+    written: int = 0
+    already_there: int = 0
+    cancelled: int = 0
+    held: int = 0
+    invalid: int = 0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+_COLUMNS = (
+    "campaign_id",
+    "template_id",
+    "msisdn",
+    "purpose",
+    "sequence",
+    "channel",
+    "sender",
+    "body",
+    "sealed_body",
+    "sensitive",
+    "encoding",
+    "segments",
+    "status",
+    "due_at",
+    "attempts",
+    "last_error",
+    "gateway_message_id",
+    "claimed_by",
+    "created_at",
+)
+
+
+def _write_postgresql(rows: list[tuple]) -> int:
+    """COPY into a session-temporary table, then INSERT … ON CONFLICT DO NOTHING.
+
+    COPY cannot skip conflicting rows itself; going through the temporary table
+    keeps COPY's speed and lets the dedupe constraint decide which rows are new.
+    """
+    columns = ", ".join(_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS messaging_stage ON COMMIT DELETE ROWS "
+            f"AS SELECT {columns} FROM messaging_message WITH NO DATA"
+        )
+        cursor.execute("TRUNCATE messaging_stage")
+        with cursor.cursor.copy(f"COPY messaging_stage ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            f"INSERT INTO messaging_message ({columns}) "
+            f"SELECT {columns} FROM messaging_stage ORDER BY msisdn "
+            "ON CONFLICT DO NOTHING"
+        )
+        return cursor.rowcount
+
+
+def _write_portable(rows: list[tuple]) -> int:
+    before = Message.objects.count()
+    Message.objects.bulk_create(
+        [Message(**dict(zip(_COLUMNS, row, strict=True))) for row in rows],
+        ignore_conflicts=True,
+        batch_size=500,
+    )
+    return Message.objects.count() - before
+
+
+@transaction.atomic
+def messages_enqueue_bulk(
+    *,
+    campaign: Campaign,
+    purpose: str,
+    recipients: Iterable[Mapping],
+    sequence: int = 1,
+    variant: str = "",
+    channel: str = Channel.SMS,
+    event_at: datetime | None = None,
+    due_at: datetime | None = None,
+    chunk_size: int = 5000,
+) -> BulkResult:
+    """Render and write many messages of one template, set-based, in bounded memory.
+
+    `recipients` is any iterable (a generator over a queryset is best) of mappings
+    with "msisdn" and the template's placeholder values, optionally "sequence". It is
+    consumed `chunk_size` rows at a time: each chunk is checked against the
+    do-not-contact list and the cap in two queries, rendered, and written in one
+    statement that skips rows whose key is already there. Same rules as
+    `message_enqueue`; call it inside the caller's transaction.
+    """
+    template = template_for(
+        campaign=campaign, purpose=purpose, variant=variant, channel=channel
+    )
+    config = messaging_settings_for(campaign)
+    now = timezone.now()
+    due = _due_at(
+        template=template,
+        sequence=sequence,
+        event_at=event_at,
+        due_at=due_at,
+        config=config,
+        now=now,
+    )
+    sender = template.sender or settings.MESSAGING_DEFAULT_SENDER
+    sensitive = template.sensitive
+    write = _write_postgresql if connection.vendor == "postgresql" else _write_portable
+    result = BulkResult()
+    chunk: list[Mapping] = []
+
+    def flush():
+        numbers = [msisdn_normalize(row.get("msisdn")) for row in chunk]
+        valid = [number for number in numbers if number]
+        blocked = set()
+        if not template.exempt_from_do_not_contact and valid:
+            blocked = set(
+                DoNotContact.objects.filter(msisdn__in=valid).values_list(
+                    "msisdn", flat=True
+                )
+            )
+        counts = {}
+        capped = (
+            config.cap_per_subscriber is not None
+            and not template.exempt_from_do_not_contact
+        )
+        if capped and valid:
+            counts = _existing_counts(campaign, valid)
+        rows = []
+        for row, number in zip(chunk, numbers, strict=True):
+            context = {k: v for k, v in row.items() if k not in ("msisdn", "sequence")}
+            rendered = _render(
+                template=template,
+                msisdn_raw=row.get("msisdn"),
+                sequence=row.get("sequence", sequence),
+                context=context,
+                blocked=number in blocked,
+                over_cap=capped
+                and number is not None
+                and counts.get(number, 0) >= config.cap_per_subscriber,
+                sensitive=sensitive,
+            )
+            if rendered.status == Status.CANCELLED:
+                result.cancelled += 1
+            elif rendered.status == Status.HELD:
+                result.held += 1
+            elif rendered.status == Status.FAILED:
+                result.invalid += 1
+            rows.append(
+                (
+                    campaign.pk,
+                    template.pk,
+                    rendered.msisdn,
+                    purpose,
+                    rendered.sequence,
+                    template.channel,
+                    sender,
+                    rendered.body,
+                    rendered.sealed,
+                    sensitive,
+                    rendered.encoding,
+                    rendered.segments,
+                    rendered.status,
+                    due,
+                    0,
+                    rendered.last_error,
+                    "",
+                    "",
+                    now,
+                )
+            )
+        written = write(rows)
+        result.rows += len(rows)
+        result.written += written
+        result.already_there += len(rows) - written
+        chunk.clear()
+
+    for recipient in recipients:
+        chunk.append(recipient)
+        if len(chunk) >= chunk_size:
+            flush()
+    if chunk:
+        flush()
+    return result
+
+
+# --- Do-not-contact -------------------------------------------------------------------
+
+
+@transaction.atomic
+def do_not_contact_add(
+    *, msisdn: str, source: str, note: str = "", actor=None
+) -> DoNotContact:
+    number = msisdn_normalize(msisdn)
+    if number is None:
+        raise DomainError(
+            _("%(value)s is not a valid mobile number.") % {"value": msisdn}
+        )
+    entry, created = DoNotContact.objects.get_or_create(
+        msisdn=number,
+        defaults={"source": source, "note": note[:200], "created_by": actor},
+    )
+    if created:
+        _event(kind="dnc_added", actor=actor, data={"msisdn": number, "source": source})
+    return entry
+
+
+@transaction.atomic
+def do_not_contact_import(*, lines: Iterable[str], actor=None) -> dict:
+    """Add the numbers of a list (one per line, any usual spelling)."""
+    numbers, rejected = set(), []
+    for line_no, line in enumerate(lines, start=1):
+        text = line.strip().split(",")[0].strip()
+        if not text or text.lower() in ("msisdn", "so_thue_bao", "số thuê bao"):
+            continue
+        number = msisdn_normalize(text)
+        if number is None:
+            rejected.append((line_no, text))
+        else:
+            numbers.add(number)
+    existing = set(
+        DoNotContact.objects.filter(msisdn__in=numbers).values_list("msisdn", flat=True)
+    )
+    DoNotContact.objects.bulk_create(
+        [
+            DoNotContact(
+                msisdn=number, source=DoNotContact.Source.IMPORT, created_by=actor
+            )
+            for number in sorted(numbers - existing)
+        ],
+        ignore_conflicts=True,
+    )
+    summary = {
+        "added": len(numbers - existing),
+        "already_listed": len(existing),
+        "rejected": rejected[:100],
+        "rejected_count": len(rejected),
+    }
+    _event(kind="dnc_imported", actor=actor, data=summary)
+    return summary
+
+
+# --- Kill switch and staff actions ------------------------------------------------
+
+
+@transaction.atomic
+def campaign_sending_pause(*, campaign: Campaign, actor=None) -> MessagingSettings:
+    """Stop a campaign's sending at once: workers release its rows unsent."""
+    config, _created = MessagingSettings.objects.select_for_update().get_or_create(
+        campaign=campaign
+    )
+    if not config.paused:
+        config.paused = True
+        config.paused_at = timezone.now()
+        config.save(update_fields=["paused", "paused_at"])
+        _event(kind="paused", actor=actor, campaign=campaign)
+    return config
+
+
+@transaction.atomic
+def campaign_sending_resume(*, campaign: Campaign, actor=None) -> MessagingSettings:
+    config, _created = MessagingSettings.objects.select_for_update().get_or_create(
+        campaign=campaign
+    )
+    if config.paused:
+        config.paused = False
+        config.paused_at = None
+        config.save(update_fields=["paused", "paused_at"])
+        _event(kind="resumed", actor=actor, campaign=campaign)
+    return config
+
+
+def _locked(message_id: int) -> Message:
+    return Message.objects.select_for_update().get(pk=message_id)
+
+
+@transaction.atomic
+def message_settle(
+    *, message: Message, delivered: bool, actor=None, note: str = ""
+) -> Message:
+    """Staff settle a message the gateway left unknown (or a Zalo one sent by hand)."""
+    locked = _locked(message.pk)
+    target = Status.DELIVERED if delivered else Status.FAILED
+    locked.move_to(target)
+    locked.settled_at = timezone.now()
+    if delivered:
+        locked.sealed_body = None
+    if note:
+        locked.last_error = note
+    locked.save()
+    _event(
+        kind="settled",
+        actor=actor,
+        campaign=locked.campaign,
+        message=locked,
+        data={"status": target, "note": note},
+    )
+    return locked
+
+
+@transaction.atomic
+def message_retry(*, message: Message, actor=None) -> Message:
+    """Queue a failed, unknown or held message again, due now.
+
+    For an unknown message this is the staff's decision that it did not arrive;
+    the customer may receive it twice if it did.
+    """
+    locked = _locked(message.pk)
+    previous = locked.status
+    locked.move_to(Status.QUEUED)
+    if locked.sensitive and not locked.sealed_body:
+        raise DomainError(
+            _("Message %(id)s carried a secret that was erased; it cannot be re-sent.")
+            % {"id": locked.pk}
+        )
+    locked.due_at = timezone.now()
+    locked.claimed_by = ""
+    locked.save()
+    _event(
+        kind="retried",
+        actor=actor,
+        campaign=locked.campaign,
+        message=locked,
+        data={"from": previous},
+    )
+    return locked
+
+
+@transaction.atomic
+def message_cancel(*, message: Message, actor=None) -> Message:
+    locked = _locked(message.pk)
+    locked.move_to(Status.CANCELLED)
+    locked.save()
+    _event(kind="cancelled", actor=actor, campaign=locked.campaign, message=locked)
+    return locked
+
+
+# --- Delivery reports -------------------------------------------------------------
+
+
+def _settle_from_reports(message: Message) -> None:
+    """Move `message` to the status its delivery reports add up to, if any."""
+    reports = list(
+        DeliveryReport.objects.filter(message=message).values_list(
+            "part", "outcome", "reason"
+        )
+    )
+    final_failure = [
+        (outcome, reason)
+        for _part, outcome, reason in reports
+        if outcome
+        in (
+            DeliveryReport.Outcome.FAILED,
+            DeliveryReport.Outcome.REJECTED,
+            DeliveryReport.Outcome.EXPIRED,
+        )
+    ]
+    delivered_parts = {
+        part
+        for part, outcome, _reason in reports
+        if outcome == DeliveryReport.Outcome.DELIVERED
+    }
+    target = None
+    if final_failure:
+        outcome, reason = final_failure[0]
+        target = (
+            Status.EXPIRED
+            if outcome == DeliveryReport.Outcome.EXPIRED
+            else Status.FAILED
+        )
+        message.last_error = reason or outcome
+    elif "" in delivered_parts or len(delivered_parts) >= max(message.segments, 1):
+        # A report that names no part speaks for the whole message.
+        target = Status.DELIVERED
+    if target is None or message.status == target:
+        return
+    if target not in Message.TRANSITIONS[Status(message.status)]:
+        return
+    message.status = target
+    message.settled_at = timezone.now()
+    if target == Status.DELIVERED:
+        message.sealed_body = None
+    message.save(update_fields=["status", "settled_at", "sealed_body", "last_error"])
+
+
+@transaction.atomic
+def delivery_report_record(
+    *,
+    reference: str,
+    outcome: str,
+    part: str = "",
+    code: str = "",
+    reason: str = "",
+    by_gateway_id: bool = False,
+) -> DeliveryReport:
+    """Store one delivery report and settle its message once all parts have reported.
+
+    `reference` is our message id (Kannel's dlr-url carries it) or, with
+    `by_gateway_id`, the id the gateway gave at submit (SMPP). A report naming no
+    known message is kept without one; the same report twice is stored once.
+    """
+    message = None
+    if by_gateway_id:
+        message = (
+            Message.objects.select_for_update()
+            .filter(gateway_message_id=reference)
+            .first()
+        )
+    elif str(reference).isdigit():
+        message = Message.objects.select_for_update().filter(pk=int(reference)).first()
+    report = DeliveryReport(
+        message=message,
+        reference=str(reference)[:100],
+        part=(part or "")[:100],
+        outcome=outcome,
+        code=(code or "")[:20],
+        reason=reason or "",
+    )
+    try:
+        with transaction.atomic():
+            report.save()
+    except IntegrityError:
+        return DeliveryReport.objects.get(
+            reference=report.reference, part=report.part, outcome=outcome
+        )
+    if message is not None:
+        _settle_from_reports(message)
+    else:
+        logger.warning("Delivery report for unknown message %s", reference)
+    return report
+
+
+# --- Inbound ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def inbound_receive(
+    *, gateway_id: str, msisdn: str, short_code: str, text: str
+) -> tuple[InboundMessage, bool]:
+    """Store an SMS from a customer and route it by keyword; (row, created).
+
+    A message the gateway delivers twice (same gateway id) is stored and handled
+    once: the second call returns the first row and does nothing.
+    """
+    from messaging import keywords
+
+    number = msisdn_normalize(msisdn) or str(msisdn)[:15]
+    inbound = InboundMessage(
+        gateway_id=str(gateway_id)[:100],
+        msisdn=number,
+        short_code=str(short_code or "")[:20],
+        text=text or "",
+        keyword=keywords.keyword_of(text or ""),
+    )
+    try:
+        with transaction.atomic():
+            inbound.save()
+    except IntegrityError:
+        return InboundMessage.objects.get(gateway_id=inbound.gateway_id), False
+    keywords.route(inbound)
+    inbound.save(update_fields=["outcome", "note"])
+    return inbound, True
+
+
+def reply_enqueue(
+    *, inbound: InboundMessage, purpose: str, variant: str, default_text: str
+) -> Message:
+    """Answer an inbound SMS through the outbox, from the portal's template if any.
+
+    Replies are service messages: a customer who just wrote to us gets the answer,
+    even one who has just opted out (the answer confirms it).
+    """
+    template = MessageTemplate.objects.filter(
+        campaign__isnull=True,
+        purpose=purpose,
+        variant=variant,
+        channel=Channel.SMS,
+    ).first() or MessageTemplate(
+        purpose=purpose,
+        variant=variant,
+        body=default_text,
+        strip_diacritics=True,
+        exempt_from_do_not_contact=True,
+        max_segments=3,
+    )
+    text = template.render({"msisdn": "0" + inbound.msisdn[2:]})
+    info = encoding.text_info(text)
+    key = {
+        "campaign": None,
+        "msisdn": inbound.msisdn,
+        "purpose": purpose,
+        "sequence": inbound.pk,
+    }
+    message, _created = Message.objects.get_or_create(
+        **key,
+        defaults={
+            "template": template if template.pk else None,
+            "channel": Channel.SMS,
+            "sender": template.sender
+            or inbound.short_code
+            or settings.MESSAGING_DEFAULT_SENDER,
+            "body": text,
+            "encoding": info.encoding,
+            "segments": info.segments,
+            "due_at": timezone.now(),
+        },
+    )
+    return message
+
+
+# --- Dispatch -----------------------------------------------------------------------
+
+
+@dataclass
+class DispatchResult:
+    claimed: int = 0
+    submitted: int = 0
+    delivered: int = 0
+    retried: int = 0
+    failed: int = 0
+    unknown: int = 0
+    released: int = 0
+    recovered: int = 0
+    batches: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: DispatchResult) -> None:
+        for name in self.__dataclass_fields__:
+            if name == "errors":
+                self.errors.extend(other.errors)
+            else:
+                setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def blocked_campaign_ids(now: datetime) -> set[int]:
+    """Campaigns whose messages must not go out now: paused, or outside the window."""
+    blocked = set()
+    for config in MessagingSettings.objects.all():
+        if config.paused or not config.in_window(now):
+            blocked.add(config.campaign_id)
+    # Campaigns without settings use the default window.
+    default = MessagingSettings()
+    if not default.in_window(now):
+        blocked.update(
+            Campaign.objects.filter(messaging_settings__isnull=True).values_list(
+                "pk", flat=True
+            )
+        )
+    return blocked
+
+
+def messages_claim(*, worker: str, batch_size: int, now: datetime) -> list[int]:
+    """Claim up to `batch_size` due messages for `worker`, in one short transaction."""
+    blocked = blocked_campaign_ids(now)
+    queryset = Message.objects.due(now)
+    if not settings.MESSAGING_ZALO_BACKEND:
+        queryset = queryset.filter(channel=Channel.SMS)
+    if blocked:
+        queryset = queryset.exclude(campaign_id__in=blocked)
+    with transaction.atomic():
+        # Rows are locked in primary-key order so that two workers never wait on
+        # each other in opposite orders; SKIP LOCKED lets each take what the others
+        # have not, without blocking.
+        ids = list(
+            queryset.order_by("pk")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if ids:
+            Message.objects.filter(pk__in=ids).update(
+                status=Status.CLAIMED,
+                claimed_by=worker,
+                claimed_at=now,
+                attempts=F("attempts") + 1,
+            )
+    return ids
+
+
+# The lock that says a dispatch run is alive: a PostgreSQL session advisory lock,
+# held on a connection of its own for as long as the run lasts. When the process
+# dies, PostgreSQL closes the connection and frees the lock, so another worker knows
+# at once that the rows the run had claimed are orphans. (Django's own connection is
+# closed by Celery between tasks, which would drop a session lock.)
+
+
+def _lock_key(worker: str) -> int:
+    return zlib.crc32(f"messaging-worker:{worker}".encode())
+
+
+def _liveness_connection():
+    import psycopg
+
+    params = connection.get_connection_params()
+    for key in (
+        "cursor_factory",
+        "context",
+        "prepare_threshold",
+        "server_side_binding",
+    ):
+        params.pop(key, None)
+    return psycopg.connect(**params, autocommit=True)
+
+
+@contextmanager
+def _worker_session():
+    worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    liveness = None
+    if connection.vendor == "postgresql":
+        liveness = _liveness_connection()
+        liveness.execute("SELECT pg_advisory_lock(%s)", [_lock_key(worker)])
+    try:
+        yield worker
+    finally:
+        if liveness is not None:
+            liveness.close()  # frees the lock
+
+
+def _worker_alive(worker: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_lock_key(worker)])
+        (free,) = cursor.fetchone()
+        if free:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(worker)])
+    return not free
+
+
+def messages_recover_orphans(*, me: str, now: datetime) -> int:
+    """Queue again the rows a dead dispatch run had claimed and not finished.
+
+    Results are written one message at a time as the gateway answers, so of an
+    orphaned batch at most the message in flight at the moment of death may
+    already have reached the gateway; every other row was never handed over.
+    """
+    workers = (
+        Message.objects.filter(status=Status.CLAIMED)
+        .exclude(claimed_by=me)
+        .values_list("claimed_by", flat=True)
+        .distinct()
+    )
+    recovered = 0
+    for worker in list(workers):
+        if connection.vendor == "postgresql":
+            if _worker_alive(worker):
+                continue
+            stale = Message.objects.filter(status=Status.CLAIMED, claimed_by=worker)
+        else:
+            lease = now - timedelta(seconds=settings.MESSAGING_CLAIM_LEASE_SECONDS)
+            stale = Message.objects.filter(
+                status=Status.CLAIMED, claimed_by=worker, claimed_at__lt=lease
+            )
+        recovered += stale.update(
+            status=Status.QUEUED,
+            claimed_by="",
+            last_error=_("The dispatch worker stopped mid-batch; queued again."),
+        )
+    if recovered:
+        logger.warning("Queued again %s messages of stopped dispatch runs", recovered)
+    return recovered
+
+
+def _outgoing(message: Message) -> OutgoingMessage:
+    return OutgoingMessage(
+        id=message.pk,
+        msisdn=message.msisdn,
+        sender=message.sender,
+        text=message.full_text(),
+        encoding=message.encoding,
+        segments=message.segments,
+        channel=message.channel,
+    )
+
+
+def _backoff(attempts: int) -> timedelta:
+    base = settings.MESSAGING_RETRY_BACKOFF_SECONDS
+    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), 3600))
+
+
+def _record(message: Message, result: SendResult, outcome: DispatchResult) -> None:
+    now = timezone.now()
+    mine = Message.objects.filter(pk=message.pk)
+    if result.status == SendResult.ACCEPTED:
+        # A delivery report may have come back before this line runs (and settled
+        # the row); only a row still claimed becomes submitted.
+        mine.update(
+            status=Case(
+                When(status=Status.CLAIMED, then=Value(Status.SUBMITTED)),
+                default=F("status"),
+            ),
+            submitted_at=now,
+            gateway_message_id=result.gateway_id or str(message.pk),
+            last_error="",
+        )
+        outcome.submitted += 1
+        if result.delivered:
+            delivery_report_record(
+                reference=str(message.pk),
+                outcome=DeliveryReport.Outcome.DELIVERED,
+                part=result.gateway_id or "",
+            )
+            outcome.delivered += 1
+    elif result.status == SendResult.TEMPORARY:
+        if message.attempts >= settings.MESSAGING_MAX_ATTEMPTS:
+            mine.filter(status=Status.CLAIMED).update(
+                status=Status.FAILED,
+                settled_at=now,
+                last_error=_("Gave up after %(n)s attempts: %(error)s")
+                % {"n": message.attempts, "error": result.error},
+            )
+            outcome.failed += 1
+        else:
+            mine.filter(status=Status.CLAIMED).update(
+                status=Status.QUEUED,
+                claimed_by="",
+                due_at=now + _backoff(message.attempts),
+                last_error=result.error,
+            )
+            outcome.retried += 1
+    elif result.status == SendResult.PERMANENT:
+        mine.filter(status=Status.CLAIMED).update(
+            status=Status.FAILED, settled_at=now, last_error=result.error
+        )
+        outcome.failed += 1
+    else:  # TIMEOUT: it may have been sent; never send it again blindly.
+        mine.filter(status=Status.CLAIMED).update(
+            status=Status.UNKNOWN,
+            last_error=result.error
+            or _("The gateway did not answer in time; waiting for its report."),
+        )
+        outcome.unknown += 1
+
+
+def _release(ids: list[int], *, undo_attempt: bool, error: str = "") -> int:
+    if not ids:
+        return 0
+    updates = {"status": Status.QUEUED, "claimed_by": ""}
+    if undo_attempt:
+        updates["attempts"] = F("attempts") - 1
+    if error:
+        updates["last_error"] = error
+    return Message.objects.filter(pk__in=ids, status=Status.CLAIMED).update(**updates)
+
+
+def messages_dispatch_batch(
+    *, ids: list[int], backend, limiter, should_stop=None
+) -> DispatchResult:
+    """Hand claimed messages to the gateway one by one at the shared rate.
+
+    Each result is written as soon as the gateway answers. Messages of a campaign
+    paused meanwhile (kill switch) go back to the queue unsent, as does the rest of
+    the batch when the gateway is down or the run is asked to stop.
+    """
+    outcome = DispatchResult(claimed=len(ids), batches=1)
+    messages = list(Message.objects.filter(pk__in=ids).order_by("pk"))
+    checked_at = 0.0
+    blocked: set[int] = set()
+    for index, message in enumerate(messages):
+        if time.monotonic() - checked_at > settings.MESSAGING_KILL_SWITCH_CHECK_SECONDS:
+            blocked = blocked_campaign_ids(timezone.now())
+            checked_at = time.monotonic()
+        if message.campaign_id in blocked:
+            outcome.released += _release([message.pk], undo_attempt=True)
+            continue
+        if should_stop and should_stop():
+            outcome.released += _release(
+                [m.pk for m in messages[index:]], undo_attempt=True
+            )
+            break
+        if not limiter.acquire(1, should_stop=should_stop):
+            outcome.released += _release(
+                [m.pk for m in messages[index:]], undo_attempt=True
+            )
+            break
+        try:
+            outgoing = _outgoing(message)
+        except (DomainError, sealing.SealError) as exc:
+            result = SendResult.permanent(str(exc))
+        else:
+            result = backend.send(outgoing)
+        _record(message, result, outcome)
+        if result.status == SendResult.TEMPORARY and result.gateway_down:
+            outcome.errors.append(result.error)
+            outcome.released += _release(
+                [m.pk for m in messages[index + 1 :]],
+                undo_attempt=True,
+                error=result.error,
+            )
+            break
+    return outcome
+
+
+def dispatch_run(
+    *,
+    backend=None,
+    limiter=None,
+    batch_size: int | None = None,
+    max_seconds: float | None = None,
+    idle_exit: bool = True,
+    poll_seconds: float = 1.0,
+    should_stop=None,
+) -> DispatchResult:
+    """Claim and send due messages until none is due (or time is up, or stopped).
+
+    Several runs may go at once, in any processes: they share the rate limiter and
+    never claim the same row.
+    """
+    backend = backend or get_backend()
+    limiter = limiter or gateway_limiter()
+    batch_size = batch_size or settings.MESSAGING_BATCH_SIZE
+    started = time.monotonic()
+    total = DispatchResult()
+
+    def out_of_time() -> bool:
+        if should_stop and should_stop():
+            return True
+        return max_seconds is not None and time.monotonic() - started > max_seconds
+
+    with _worker_session() as worker:
+        while not out_of_time():
+            now = timezone.now()
+            total.recovered += messages_recover_orphans(me=worker, now=now)
+            ids = messages_claim(worker=worker, batch_size=batch_size, now=now)
+            if not ids:
+                if idle_exit:
+                    break
+                time.sleep(poll_seconds)
+                continue
+            try:
+                batch = messages_dispatch_batch(
+                    ids=ids, backend=backend, limiter=limiter, should_stop=out_of_time
+                )
+            except BaseException:
+                # Nothing after the failing message was handed over: put it back.
+                _release(ids, undo_attempt=True)
+                raise
+            total.add(batch)
+            if batch.errors and batch.released:
+                # The gateway is down: give it a moment rather than spinning.
+                time.sleep(poll_seconds)
+    return total

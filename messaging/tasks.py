@@ -1,0 +1,23 @@
+"""The periodic sweep: due times live in the outbox, never in Celery ETAs."""
+
+from celery import shared_task
+from django.conf import settings
+
+from messaging import services
+
+
+@shared_task(name="messaging.dispatch_due", ignore_result=True)
+def dispatch_due() -> dict:
+    """Send what is due, in batches, for at most one sweep interval.
+
+    Beat starts one every `MESSAGING_SWEEP_SECONDS`; runs may overlap (each claims
+    different rows and all share the rate limiter), so a slow sweep never delays
+    the next one. Not acks_late: a redelivered sweep would only start another run.
+    """
+    result = services.dispatch_run(max_seconds=settings.MESSAGING_SWEEP_SECONDS)
+    return {
+        "submitted": result.submitted,
+        "retried": result.retried,
+        "failed": result.failed,
+        "unknown": result.unknown,
+    }
