@@ -58,7 +58,7 @@ def demo_load(*, size: int = 5000, say=print) -> None:
     for era, (name, taken_on, last_cycle, seed) in DEMO_SNAPSHOTS.items():
         snapshot = Snapshot.objects.filter(name=name).first()
         if snapshot is None:
-            snapshot = _load_snapshot(
+            snapshot = load_generated_snapshot(
                 size=size,
                 say=say,
                 name=name,
@@ -83,7 +83,7 @@ def demo_load(*, size: int = 5000, say=print) -> None:
     demo_load_templates()
 
 
-def _load_snapshot(
+def load_generated_snapshot(
     *, size: int, say, name, taken_on, last_cycle, seed, with_lists
 ) -> Snapshot:
     say(f"Generating {name}: {size} subscribers with 12 billing cycles…")

@@ -23,6 +23,7 @@ from eligibility.models import (
     Snapshot,
     Subscriber,
 )
+from eligibility.selectors import msisdn_normalise
 from eligibility.spreadsheets import UnreadableFile, open_table
 
 IMPORT_PERMISSION = "eligibility.import_subscriber_data"
@@ -68,25 +69,10 @@ class SubscriberAdmin(admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         # Staff type numbers as customers say them: 0901234567, +84 90 123 4567.
-        normalised = _normalise_msisdn(search_term)
+        normalised = msisdn_normalise(search_term)
         if normalised:
             return queryset.filter(msisdn=normalised), False
         return super().get_search_results(request, queryset, search_term)
-
-
-def _normalise_msisdn(text: str) -> str | None:
-    import phonenumbers
-
-    digits = "".join(ch for ch in text if ch.isdigit() or ch == "+")
-    if len(digits.lstrip("+")) < 9:
-        return None
-    try:
-        number = phonenumbers.parse(digits, "VN")
-    except phonenumbers.NumberParseException:
-        return None
-    if number.country_code != 84 or len(str(number.national_number)) != 9:
-        return None
-    return f"84{number.national_number}"
 
 
 @admin.register(BillingRecord)

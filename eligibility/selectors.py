@@ -63,3 +63,19 @@ def import_job_status(job: ImportJob) -> dict:
         "step": job.progress_step,
         "error": job.error,
     }
+
+
+def msisdn_normalise(text: str) -> str | None:
+    """A number as people write it (0901234567, +84 90 123 4567) -> 84 + 9 digits."""
+    import phonenumbers
+
+    digits = "".join(ch for ch in text if ch.isdigit() or ch == "+")
+    if len(digits.lstrip("+")) < 9:
+        return None
+    try:
+        number = phonenumbers.parse(digits, "VN")
+    except phonenumbers.NumberParseException:
+        return None
+    if number.country_code != 84 or len(str(number.national_number)) != 9:
+        return None
+    return f"84{number.national_number}"
