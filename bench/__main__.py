@@ -9,6 +9,7 @@ import sys
 BENCHMARKS = {
     "import": "bench.imports",
     "messaging": "bench.messaging",
+    "selection": "bench.selection",
 }
 
 

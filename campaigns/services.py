@@ -339,10 +339,13 @@ def _selection_context(*, campaign: Campaign, ruleset: dict) -> Context:
 
 
 @transaction.atomic
-def selection_run_start(*, campaign: Campaign, actor=None) -> SelectionRun:
+def selection_run_start(
+    *, campaign: Campaign, actor=None, enqueue: bool = True
+) -> SelectionRun:
     """Check the rules and queue a run; RuleSetError if anything is wrong.
 
-    The campaign moves to "selecting"; the run's task does the work after commit.
+    The campaign moves to "selecting"; the run's task does the work after commit
+    (`enqueue=False`: the caller runs `selection_run_execute` itself, as commands do).
     """
     locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if locked.selection_runs.filter(
@@ -377,7 +380,8 @@ def selection_run_start(*, campaign: Campaign, actor=None) -> SelectionRun:
     )
     from campaigns import tasks
 
-    transaction.on_commit(lambda: tasks.run_selection.delay(run.pk))
+    if enqueue:
+        transaction.on_commit(lambda: tasks.run_selection.delay(run.pk))
     campaign.status = locked.status
     return run
 

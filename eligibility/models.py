@@ -26,6 +26,9 @@ class Snapshot(models.Model):
     description = models.TextField(_("description"), blank=True)
     subscriber_count = models.PositiveIntegerField(_("subscribers"), default=0)
     billing_count = models.PositiveBigIntegerField(_("billing rows"), default=0)
+    # Distinct billing cycles, provinces and districts, computed on first use after an
+    # import (a scan of millions of rows) and emptied by the next import.
+    facts = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
@@ -36,6 +39,28 @@ class Snapshot(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.taken_on:%d/%m/%Y})"
+
+    def get_facts(self) -> dict:
+        """{"cycles": ["YYYY-MM", …], "provinces": […], "districts": [[p, d], …]}."""
+        if not self.facts:
+            subscribers = Subscriber.objects.filter(snapshot=self).order_by()
+            facts = {
+                "cycles": [f"{c:%Y-%m}" for c in self.billing_cycles()],
+                "provinces": sorted(
+                    subscribers.values_list("province", flat=True).distinct()
+                ),
+                "districts": sorted(
+                    [
+                        list(pair)
+                        for pair in subscribers.values_list(
+                            "province", "district"
+                        ).distinct()
+                    ]
+                ),
+            }
+            Snapshot.objects.filter(pk=self.pk).update(facts=facts)
+            self.facts = facts
+        return self.facts
 
     def billing_cycles(self) -> list:
         """The billing cycles present in this snapshot, oldest first (first-of-month dates)."""

@@ -160,7 +160,7 @@ def _json_object(pairs: list[tuple[str, str]]) -> str:
 
 def snapshot_cycles(snapshot: Snapshot) -> set[str]:
     """The billing cycles present in a snapshot, as YYYY-MM."""
-    return {month_of(cycle) for cycle in snapshot.billing_cycles()}
+    return set(snapshot.get_facts()["cycles"])
 
 
 def ruleset_check_against_snapshot(ruleset: dict, *, snapshot: Snapshot | None) -> dict:
@@ -291,21 +291,11 @@ def _extra_exists(snapshot: Snapshot, name: str) -> bool:
 
 
 def _distinct(snapshot: Snapshot, column: str) -> list[str]:
-    return list(
-        Subscriber.objects.filter(snapshot=snapshot)
-        .order_by()
-        .values_list(column, flat=True)
-        .distinct()
-    )
+    return list(snapshot.get_facts()["provinces"])
 
 
 def _distinct_pairs(snapshot: Snapshot) -> list[tuple[str, str]]:
-    return list(
-        Subscriber.objects.filter(snapshot=snapshot)
-        .order_by()
-        .values_list("province", "district")
-        .distinct()
-    )
+    return [tuple(pair) for pair in snapshot.get_facts()["districts"]]
 
 
 def _resolve_values(rule: dict, provinces, districts, problems: list[str]) -> dict:
@@ -398,15 +388,21 @@ class Compiler:
         self.windows.append((first, last))
         return first, last, len(cycles_between(first, last))
 
-    def _bill(self, identity: tuple, aggregate: str) -> str:
-        """Register a billing aggregate; return its column in `b`."""
+    def _bill(self, identity: tuple, function: str, expr: str, first, last) -> str:
+        """Register a billing aggregate over a window; return its column in `b`."""
         if identity not in self.bill_columns:
             alias = f"m{len(self.bill_columns) + 1}"
-            self.bill_columns[identity] = (alias, aggregate)
+            self.bill_columns[identity] = (alias, (function, expr, first, last))
         return "b." + self.bill_columns[identity][0]
 
-    def _in_window(self, first: date, last: date) -> str:
-        return f"x.cycle BETWEEN {date_literal(first)} AND {date_literal(last)}"
+    def _aggregate(self, function: str, expr: str, first, last, bounds) -> str:
+        """An aggregate over its window; no filter when the window is the whole scan."""
+        if (first, last) == bounds:
+            return f"{function}({expr})"
+        window = f"x.cycle BETWEEN {date_literal(first)} AND {date_literal(last)}"
+        if _is_postgres():
+            return f"{function}({expr}) FILTER (WHERE {window})"
+        return f"{function}(CASE WHEN {window} THEN {expr} END)"
 
     def _revenue(self, column: str) -> str:
         if column == "information":
@@ -440,8 +436,10 @@ class Compiler:
             first, last, cycles = self._window(measure)
             total = self._bill(
                 ("sum", measure["column"], first, last),
-                f"SUM(CASE WHEN {self._in_window(first, last)} THEN "
-                f"{self._revenue(measure['column'])} ELSE 0 END)",
+                "SUM",
+                self._revenue(measure["column"]),
+                first,
+                last,
             )
             if key == "revenue_sum":
                 return f"COALESCE({total}, 0)"
@@ -450,23 +448,25 @@ class Compiler:
             return f"(COALESCE({total}, 0) * 1.0 / {cycles})"
         if key == "usage_share":
             first, last, _cycles = self._window(measure)
-            window = self._in_window(first, last)
             total = self._bill(
-                ("sum", "total", first, last),
-                f"SUM(CASE WHEN {window} THEN x.revenue_total ELSE 0 END)",
+                ("sum", "total", first, last), "SUM", "x.revenue_total", first, last
             )
             usage = self._bill(
                 ("usage", first, last),
-                f"SUM(CASE WHEN {window} THEN x.revenue_voice + x.revenue_sms + "
-                "x.revenue_data ELSE 0 END)",
+                "SUM",
+                "x.revenue_voice + x.revenue_sms + x.revenue_data",
+                first,
+                last,
             )
             return f"(CASE WHEN {total} > 0 THEN 100.0 * {usage} / {total} END)"
         if key == "never_debt_blocked":
             first, last, _cycles = self._window(measure)
             blocked = self._bill(
                 ("blocked", first, last),
-                f"MAX(CASE WHEN {self._in_window(first, last)} AND x.debt_blocked "
-                "THEN 1 ELSE 0 END)",
+                "MAX",
+                "CASE WHEN x.debt_blocked THEN 1 ELSE 0 END",
+                first,
+                last,
             )
             return f"(COALESCE({blocked}, 0) = 0)"
         if key == "bank_paid_every_cycle":
@@ -474,8 +474,11 @@ class Compiler:
             channels = ", ".join(text_literal(c) for c in BANK_CHANNELS)
             paid = self._bill(
                 ("bank_paid", first, last),
-                f"SUM(CASE WHEN {self._in_window(first, last)} AND x.paid AND "
-                f"x.payment_channel IN ({channels}) THEN 1 ELSE 0 END)",
+                "SUM",
+                f"CASE WHEN x.paid AND x.payment_channel IN ({channels}) THEN 1 "
+                "ELSE 0 END",
+                first,
+                last,
             )
             return f"(COALESCE({paid}, 0) = {cycles})"
         if key == "ownership_unchanged":
@@ -620,7 +623,8 @@ class Compiler:
         first = min(window[0] for window in self.windows)
         last = max(window[1] for window in self.windows)
         aggregates = ", ".join(
-            f"{aggregate} AS {alias}" for alias, aggregate in self.bill_columns.values()
+            f"{self._aggregate(*aggregate, (first, last))} AS {alias}"
+            for alias, aggregate in self.bill_columns.values()
         )
         return (
             f"bill AS (SELECT x.msisdn, {aggregates} FROM {BILLING} x "
@@ -807,6 +811,8 @@ class Compiler:
         return ctes, select
 
 
+WORK_MEM = "256MB"
+
 MEMBER_COLUMNS = (
     "run_id, msisdn, selected, rank, cell, cell_rank, spilled, tier, customer_group, "
     "gift_tier, channel, list_name, batch, phase, full_name, company, province, "
@@ -840,6 +846,9 @@ def selection_execute(
     compiler = Compiler(ruleset, context)
     with connection.cursor() as cursor:
         if _is_postgres():
+            # Sorts and hashes of a few million rows stay in memory instead of
+            # spilling to disk, for this statement only (the caller's transaction).
+            cursor.execute("SET LOCAL work_mem = %s", [WORK_MEM])
             bill, base = compiler.base_select()
             ctes, select = compiler.pipeline("base", run_id)
             head = ", ".join(

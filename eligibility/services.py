@@ -653,7 +653,10 @@ def _replace_target_rows(job: ImportJob) -> int:
             if job.kind == ImportKind.SUBSCRIBERS
             else "billing_count"
         )
-        Snapshot.objects.filter(pk=job.snapshot_id).update(**{counter: inserted})
+        # The facts rules check against (cycles, places) are read again on next use.
+        Snapshot.objects.filter(pk=job.snapshot_id).update(
+            **{counter: inserted}, facts={}
+        )
     return inserted
 
 
