@@ -488,7 +488,11 @@ class Compiler:
                 f"{date_literal(first)})"
             )
         if key == "in_list":
-            list_id = self.context.named_lists[measure["list"]]
+            list_id = self.context.named_lists.get(measure["list"])
+            if list_id is None:
+                raise RuleSetError(
+                    [_("There is no named list %(name)r.") % {"name": measure["list"]}]
+                )
             return (
                 f"(s.msisdn IN (SELECT l.msisdn FROM {LIST_ENTRIES} l "
                 f"WHERE l.named_list_id = {int(list_id)}))"
