@@ -10,6 +10,7 @@ BENCHMARKS = {
     "import": "bench.imports",
     "messaging": "bench.messaging",
     "selection": "bench.selection",
+    "giftsite": "bench.giftsite",
 }
 
 

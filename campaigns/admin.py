@@ -496,14 +496,11 @@ class CampaignAdmin(admin.ModelAdmin):
                 for row in counts.get("tiers") or []
                 if row.get("tier") or len(counts["tiers"]) > 1
             ],
-            "show_lists": any(
-                row.get("list_name") or row.get("batch")
-                for row in counts.get("lists") or []
-            ),
+            "show_lists": len(counts.get("lists") or []) > 1
+            or any(row.get("list_name") for row in counts.get("lists") or []),
             "show_phases": any(row.get("phase") for row in counts.get("phases") or []),
             "explain_steps": _explain_steps(explain) if explain else [],
             "sample": _member_rows(run) if has_members else [],
-            "sample_size": SAMPLE_SIZE,
             "has_members": has_members,
             "explain": explain,
             "explain_number": number,
@@ -636,10 +633,10 @@ def _value_labels(run: SelectionRun) -> dict[str, str]:
 def _shown_value(value) -> str:
     if isinstance(value, bool):
         return gettext("yes") if value else gettext("no")
+    if isinstance(value, float):
+        value = int(value) if value.is_integer() else round(value, 2)
     if isinstance(value, int | float):
-        return number_format(
-            value, decimal_pos=None, use_l10n=True, force_grouping=True
-        )
+        return number_format(value, use_l10n=True, force_grouping=True)
     return "" if value is None else str(value)
 
 

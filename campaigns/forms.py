@@ -135,6 +135,7 @@ class MeasureForm(forms.ModelForm):
     """A measure and its parameters; parameters the measure does not take are cleared."""
 
     measure_kinds: set[str] | None = None
+    measure_blank = "---------"
 
     revenue_column = forms.ChoiceField(
         label=capfirst(_("revenue")),
@@ -147,7 +148,7 @@ class MeasureForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["measure"] = forms.ChoiceField(
             label=capfirst(_("measure")),
-            choices=measure_choices(self.measure_kinds),
+            choices=measure_choices(self.measure_kinds, blank=self.measure_blank),
             required=self._meta.model._meta.get_field("measure").blank is False,
             widget=MeasureSelect(attrs={"class": "rule-measure"}),
         )
@@ -337,6 +338,8 @@ class SelectionRuleForm(ConditionForm):
 
 
 class SubListForm(ConditionForm):
+    measure_blank = _("— everyone left —")
+
     class Meta:
         model = SubList
         fields = [

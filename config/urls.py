@@ -10,6 +10,7 @@ admin.site.site_title = _("CSKH")
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("qua/", include("gifts.urls")),
     path("messaging/", include("messaging.urls")),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
 ]

@@ -157,6 +157,42 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }
 
+# --- Gift site ------------------------------------------------------------------------
+# Invitation passwords are stored as HMAC-SHA256 keyed with this pepper (SECRET_KEY when
+# unset). Set it apart in production: then rotating SECRET_KEY keeps open invitations
+# working, and a leak of one secret alone does not let anyone check guesses offline.
+GIFTS_PASSWORD_PEPPER = env("GIFTS_PASSWORD_PEPPER", default="")
+# Five wrong passwords lock an invitation for 15 minutes; each further wrong password
+# doubles the lock, up to a day (README "Security" has the arithmetic).
+GIFTS_LOGIN_MAX_FAILURES = env.int("GIFTS_LOGIN_MAX_FAILURES", default=5)
+GIFTS_LOCKOUT_MINUTES = env.int("GIFTS_LOCKOUT_MINUTES", default=15)
+GIFTS_LOCKOUT_MAX_MINUTES = env.int("GIFTS_LOCKOUT_MAX_MINUTES", default=24 * 60)
+# After its deadline a password still shows the choice and its delivery this long.
+GIFTS_LOGIN_DAYS_AFTER_DEADLINE = env.int("GIFTS_LOGIN_DAYS_AFTER_DEADLINE", default=30)
+# Carrier-grade NAT puts thousands of subscribers behind one address: throttle an
+# address for a minute past this many failures, never lock it out.
+GIFTS_IP_FAILURES_PER_MINUTE = env.int("GIFTS_IP_FAILURES_PER_MINUTE", default=300)
+GIFTS_FAILURE_ALARM_PER_MINUTE = env.int("GIFTS_FAILURE_ALARM_PER_MINUTE", default=200)
+# The META key of the client address when behind a proxy, e.g. HTTP_X_FORWARDED_FOR.
+GIFTS_CLIENT_IP_HEADER = env("GIFTS_CLIENT_IP_HEADER", default="")
+# Customer sessions: in the cache, own cookie, 15 minutes idle, 1 hour at most.
+GIFTS_SESSION_COOKIE_NAME = "qua_session"
+GIFTS_SESSION_COOKIE_PATH = "/qua/"
+GIFTS_SESSION_IDLE_SECONDS = env.int("GIFTS_SESSION_IDLE_SECONDS", default=15 * 60)
+GIFTS_SESSION_MAX_SECONDS = env.int("GIFTS_SESSION_MAX_SECONDS", default=60 * 60)
+GIFTS_HOTLINE = "9090"
+# Each server process reads a campaign's catalogue again at most this often; the
+# stock itself is only ever decided by the database when a gift is chosen.
+GIFTS_CATALOGUE_SECONDS = env.float("GIFTS_CATALOGUE_SECONDS", default=2.0)
+# A bare view reading one row, served only to the benchmark (bench/giftsite.py).
+GIFTS_BENCH_VIEW = env.bool("GIFTS_BENCH_VIEW", default=False)
+# Invitations past their deadline are settled (assigned or expired) by a sweep.
+CELERY_BEAT_SCHEDULE = globals().get("CELERY_BEAT_SCHEDULE", {})
+CELERY_BEAT_SCHEDULE["gifts-invitations-close-due"] = {
+    "task": "gifts.invitations_close_due_all",
+    "schedule": 600.0,
+}
+
 # --- Messaging ---------------------------------------------------------------------------
 # The gateway backend, like EMAIL_BACKEND: database (demo: logs, reports delivered),
 # locmem (tests), kannel (sendsms HTTP + dlr-url), smpp (smpplib).
