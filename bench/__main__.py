@@ -11,6 +11,8 @@ BENCHMARKS = {
     "messaging": "bench.messaging",
     "selection": "bench.selection",
     "giftsite": "bench.giftsite",
+    "dashboard": "bench.dashboard",
+    "callqueue": "bench.callqueue",
 }
 
 

@@ -5,6 +5,8 @@ Loading is idempotent: a second run finds the demo snapshot and changes nothing.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -34,6 +36,10 @@ PROGRAMME_SNAPSHOT = {"001": "2017", "004": "2019"}
 # The five programmes of shared/seeds (see DIGEST.md), as care staff would declare them:
 # definition files that demo_load imports like any other.
 PROGRAMMES_DIR = Path(__file__).resolve().parent / "programmes"
+
+
+# Apps whose `demo.py` has a `demo_load(*, say)`, called after the campaigns exist.
+DEMO_APPS = ["gifts", "fulfilment", "visits", "callcenter", "servicerequests"]
 
 
 def programme_files() -> list[Path]:
@@ -81,6 +87,14 @@ def demo_load(*, size: int = 5000, say=print) -> None:
     from messaging.demo import demo_load_templates
 
     demo_load_templates()
+    # Each later part of the product adds its own demo data in `<app>.demo.demo_load`
+    # (idempotent too), run in this order because each builds on the ones before.
+    for app in DEMO_APPS:
+        if importlib.util.find_spec(f"{app}.demo") is None:
+            continue
+        module = importlib.import_module(f"{app}.demo")
+        if hasattr(module, "demo_load"):
+            module.demo_load(say=say)
 
 
 def load_generated_snapshot(

@@ -15,7 +15,16 @@ PROVINCE_STAFF = "Nhân viên MBF Tỉnh/Tp"
 FIELD_STAFF = "Nhân viên thực địa"
 
 # Care staff run programmes end to end, so they manage every model of the domain apps.
-CARE_STAFF_APPS = ["campaigns", "eligibility", "gifts", "messaging", "callcenter"]
+CARE_STAFF_APPS = [
+    "campaigns",
+    "eligibility",
+    "gifts",
+    "messaging",
+    "callcenter",
+    "fulfilment",
+    "visits",
+    "servicerequests",
+]
 
 # Other roles work in their own pages; in the admin they only read what they need.
 ROLE_PERMISSIONS: dict[str, list[str]] = {

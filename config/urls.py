@@ -12,6 +12,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("qua/", include("gifts.urls")),
     path("messaging/", include("messaging.urls")),
+    path("doi-tac/", include("fulfilment.urls")),
+    path("cua-hang/", include("visits.urls")),
+    path("tong-dai/", include("callcenter.urls")),
+    path("yeu-cau/", include("servicerequests.urls")),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
 ]
 

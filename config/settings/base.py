@@ -33,6 +33,9 @@ INSTALLED_APPS = [
     "gifts",
     "messaging",
     "callcenter",
+    "fulfilment",
+    "visits",
+    "servicerequests",
 ]
 
 MIDDLEWARE = [
