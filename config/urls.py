@@ -12,10 +12,13 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("qua/", include("gifts.urls")),
     path("messaging/", include("messaging.urls")),
-    path("doi-tac/", include("fulfilment.urls")),
-    path("cua-hang/", include("visits.urls")),
     path("tong-dai/", include("callcenter.urls")),
-    path("yeu-cau/", include("servicerequests.urls")),
+    # These apps serve several audiences, so each names its own URL prefixes:
+    # fulfilment doi-tac/ (partners) and bao-cao/ (dashboards); visits cua-hang/,
+    # tham-nha/ and chuyen-di/; servicerequests yeu-cau/ and thuc-dia/.
+    path("", include("fulfilment.urls")),
+    path("", include("visits.urls")),
+    path("", include("servicerequests.urls")),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
 ]
 
