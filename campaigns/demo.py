@@ -17,9 +17,9 @@ from django.db import transaction
 
 from campaigns import definitions, roles
 from campaigns import services as campaign_services
-from campaigns.models import Campaign
+from campaigns.models import Campaign, SelectionRun
 from eligibility import services as eligibility_services
-from eligibility.models import ImportKind, Snapshot
+from eligibility.models import DomainError, ImportKind, Snapshot
 from eligibility.synthetic import generate_snapshot, write_named_list
 
 DEMO_SNAPSHOT = "Demo 31/10/2022"
@@ -83,6 +83,7 @@ def demo_load(*, size: int = 5000, say=print) -> None:
         campaign_services.campaign_import(
             definition=definition, snapshot=snapshots[era], source=path.name
         )
+    demo_lists_approve(say=say)
     # The seed programmes' SMS and Zalo texts (idempotent, like the rest).
     from messaging.demo import demo_load_templates
 
@@ -95,6 +96,35 @@ def demo_load(*, size: int = 5000, say=print) -> None:
         module = importlib.import_module(f"{app}.demo")
         if hasattr(module, "demo_load"):
             module.demo_load(say=say)
+
+
+def demo_lists_approve(*, say=print) -> None:
+    """Select and approve each seed programme's list, so every later step has members.
+
+    Done by care staff as they would in the admin: run, commit, approve. A campaign
+    with an approved run, or moved on by staff, is left alone.
+    """
+    actor = get_user_model().objects.get(username="cskh")
+    for campaign in Campaign.objects.filter(
+        status__in=[Campaign.Status.DRAFT, Campaign.Status.SELECTED]
+    ).order_by("code"):
+        if campaign.selection_runs.filter(status=SelectionRun.Status.APPROVED).exists():
+            continue
+        try:
+            run = campaign_services.selection_run_start(
+                campaign=campaign, actor=actor, enqueue=False
+            )
+        except DomainError as error:
+            # A tiny demo population may miss a programme's region: say so, go on.
+            say(f"  {campaign.code}: not selected: {error}")
+            continue
+        run = campaign_services.selection_run_execute(run_id=run.pk)
+        if run.status != SelectionRun.Status.PREVIEW:
+            say(f"  {campaign.code}: selection {run.get_status_display()}: {run.error}")
+            continue
+        run = campaign_services.selection_run_commit(run=run, actor=actor)
+        campaign_services.selection_run_approve(run=run, actor=actor)
+        say(f"  {campaign.code}: list approved ({run.selected_count} selected)")
 
 
 def load_generated_snapshot(

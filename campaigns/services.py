@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from django.db import models, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -616,6 +617,11 @@ def selection_run_discard(*, run: SelectionRun, actor=None) -> SelectionRun:
     return locked
 
 
+# Sent inside the approving transaction with `run=` and `actor=`; receivers in later
+# apps (gifts invites the members) defer their work with transaction.on_commit.
+selection_approved = Signal()
+
+
 @transaction.atomic
 def selection_run_approve(*, run: SelectionRun, actor=None) -> SelectionRun:
     """Lock a committed run as the campaign's list (campaign: approved)."""
@@ -633,4 +639,5 @@ def selection_run_approve(*, run: SelectionRun, actor=None) -> SelectionRun:
         actor=actor,
         data={"run": locked.number, "action": "approved"},
     )
+    selection_approved.send(sender=SelectionRun, run=locked, actor=actor)
     return locked

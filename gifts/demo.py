@@ -6,7 +6,21 @@ left as staff may have changed it.
 
 from __future__ import annotations
 
-from gifts.models import Gift, GiftKind, GiftSettings, GiftStock, NoChoicePolicy, Store
+from campaigns.models import Campaign, SelectionRun
+from gifts import services
+from gifts.models import (
+    Gift,
+    GiftKind,
+    GiftSettings,
+    GiftStock,
+    Invitation,
+    NoChoicePolicy,
+    Store,
+)
+
+# The demo customer's password, so whoever tries the demo can log in on the gift site
+# (every other invited member has a random one, as in production).
+DEMO_CUSTOMER_PASSWORD = "MB2468"
 
 STORES = [
     # code, name, address, province, district, opening hours
@@ -187,6 +201,9 @@ def demo_load_gifts(campaign) -> list[Gift]:
                 if campaign.code.startswith("002")
                 else NoChoicePolicy.NOTHING
             ),
+            # Only 000 asks members to choose online; 001 hands gifts over in stores
+            # and on visits, 002's agents choose with the member on the phone.
+            "invite_on_approval": campaign.code.startswith("000"),
         },
     )
     gifts = []
@@ -210,3 +227,33 @@ def demo_load_gifts(campaign) -> list[Gift]:
             GiftStock.objects.create(gift=gift, total=units, remaining=units)
         gifts.append(gift)
     return gifts
+
+
+def demo_load(*, say=print) -> None:
+    """Catalogues for the seed programmes; 000's approved list invited, one known login."""
+    for campaign in Campaign.objects.order_by("code"):
+        demo_load_gifts(campaign)
+    for settings in GiftSettings.objects.filter(invite_on_approval=True).select_related(
+        "campaign"
+    ):
+        run = settings.campaign.selection_runs.filter(
+            status=SelectionRun.Status.APPROVED
+        ).first()
+        if run is None or Invitation.objects.filter(run=run).exists():
+            continue
+        result = services.invitations_issue(run=run)
+        say(f"  {settings.campaign.code}: {result.created} members invited by SMS")
+        invitation = Invitation.objects.filter(run=run).order_by("pk").first()
+        if invitation is None:
+            continue
+        Invitation.objects.filter(pk=invitation.pk).update(
+            password_hash=services.password_hash(
+                campaign_id=invitation.campaign_id,
+                msisdn=invitation.msisdn,
+                password=DEMO_CUSTOMER_PASSWORD,
+            )
+        )
+        say(
+            f"  Gift site /qua/: phone 0{invitation.msisdn[2:]}, "
+            f"password {DEMO_CUSTOMER_PASSWORD}"
+        )

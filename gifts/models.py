@@ -86,6 +86,15 @@ class GiftSettings(models.Model):
         default=0,
         help_text=_("With 'call agents help': how long agents may still choose."),
     )
+    invite_on_approval = models.BooleanField(
+        _("send invitations when the list is approved"),
+        default=True,
+        help_text=_(
+            "Each selected member gets a password SMS to choose on the gift site as soon "
+            "as a selection run is approved. Turn off for campaigns whose gifts are "
+            "handed over in stores, on visits or by call agents."
+        ),
+    )
     password_length = models.PositiveSmallIntegerField(
         _("password length"), default=DEFAULT_PASSWORD_LENGTH
     )

@@ -281,6 +281,13 @@ def invitations_issue(
             InvitationEvent.objects.bulk_create(events)
             _invitation_messages_enqueue(campaign=campaign, messages=messages)
             del rows, events, messages
+        # The campaign passes through "inviting" to "open" in the same transaction:
+        # the SMS are in the outbox, so members may log in as soon as theirs arrives.
+        if campaign.status == Campaign.Status.APPROVED:
+            for status in (Campaign.Status.INVITING, Campaign.Status.OPEN):
+                campaign_services.campaign_transition(
+                    campaign=campaign, to_status=status, actor=actor
+                )
     return IssueResult(created=created, already_invited=selected - created)
 
 

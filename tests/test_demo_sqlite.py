@@ -56,23 +56,26 @@ def test_demo_loads_on_sqlite_and_prints_a_login_per_role(tmp_path):
     )
     assert counts.split() == ["300", "True", "2", "5", "3"]
 
-    # Every programme selects its list on SQLite too, with the same SQL engine.
+    # Every programme's list is selected and approved on SQLite too, with the same
+    # SQL engine, and 000's members are invited to choose their gift online.
     runs = _manage(
         tmp_path,
         "shell",
         "-v",
         "0",
         "-c",
-        "from campaigns.models import Campaign; from campaigns import services; "
-        "[print(c.code[:3], r.status, r.selected_count > 0) for c in "
-        "Campaign.objects.order_by('code') "
-        "for r in [services.selection_run_start(campaign=c)] if not r.refresh_from_db()]",
+        "from campaigns.models import Campaign; from gifts.models import Invitation; "
+        "[print(c.code[:3], r.status, r.selected_count > 0, "
+        "Invitation.objects.filter(run=r).count() == (r.selected_count if "
+        "c.code.startswith('000') else 0)) for c in "
+        "Campaign.objects.order_by('code') for r in c.selection_runs.all()]",
     )
     assert runs.split() == [
         part
         for code in ("000", "001", "002", "003", "004")
-        for part in (code, "preview", "True")
+        for part in (code, "approved", "True", "True")
     ], runs
+    assert "password MB2468" in out
 
     # A second run keeps the data and changes nothing.
     _manage(tmp_path, "load_demo", "--size", "300")
