@@ -848,31 +848,33 @@ def selection_execute(
 ) -> Outcome:
     """Write the run's members and return the funnel; the caller owns the transaction."""
     compiler = Compiler(ruleset, context)
+    bill, base = compiler.base_select()
+    table = f"selection_base_{int(run_id)}"
+    with_bill = f"WITH {bill} " if bill else ""
     with connection.cursor() as cursor:
         if _is_postgres():
             # Sorts and hashes of a few million rows stay in memory instead of
-            # spilling to disk, for this statement only (the caller's transaction).
+            # spilling to disk, for this transaction only (the caller's).
             cursor.execute("SET LOCAL work_mem = %s", [WORK_MEM])
-            bill, base = compiler.base_select()
-            ctes, select = compiler.pipeline("base", run_id)
-            head = ", ".join(
-                filter(None, [bill, f"base AS MATERIALIZED ({base})", *ctes])
+            # Every subscriber's row goes to a temporary table first, in a statement
+            # of its own: a query holding an INSERT is never run in parallel, and the
+            # billing aggregate over millions of rows is where parallel workers pay.
+            cursor.execute(
+                f"CREATE TEMP TABLE {table} ON COMMIT DROP AS {with_bill}{base}"
             )
-            sql = (
-                f"WITH {head}, ins AS (INSERT INTO {member_table} ({MEMBER_COLUMNS}) "
-                f"{select} RETURNING selected) "
-                "SELECT 0 AS part, first_failed AS step, COUNT(*) FROM base GROUP BY 2 "
-                "UNION ALL SELECT 1, CASE WHEN selected THEN 1 ELSE 0 END, COUNT(*) "
-                "FROM ins GROUP BY 2"
+            ctes, select = compiler.pipeline(table, run_id)
+            cursor.execute(
+                f"WITH {', '.join(ctes)}, ins AS (INSERT INTO {member_table} "
+                f"({MEMBER_COLUMNS}) {select} RETURNING selected) "
+                f"SELECT 0 AS part, first_failed AS step, COUNT(*) FROM {table} "
+                "GROUP BY 2 UNION ALL SELECT 1, CASE WHEN selected THEN 1 ELSE 0 END, "
+                "COUNT(*) FROM ins GROUP BY 2"
             )
-            cursor.execute(sql)
             rows = cursor.fetchall()
+            cursor.execute(f"DROP TABLE {table}")
         else:
-            # SQLite has no INSERT inside WITH: the base rows go to a temporary table.
-            bill, base = compiler.base_select()
-            table = f"selection_base_{int(run_id)}"
+            # SQLite has no INSERT inside WITH: the members are counted afterwards.
             cursor.execute(f"DROP TABLE IF EXISTS temp.{table}")
-            with_bill = f"WITH {bill} " if bill else ""
             cursor.execute(f"CREATE TEMP TABLE {table} AS {with_bill}{base}")
             ctes, select = compiler.pipeline(table, run_id)
             cursor.execute(
