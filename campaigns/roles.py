@@ -29,8 +29,13 @@ CARE_STAFF_APPS = [
 # Other roles work in their own pages; in the admin they only read what they need.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     PARTNER: [],
-    CALL_AGENT: ["eligibility.view_subscriber"],
-    CALL_SUPERVISOR: ["eligibility.view_subscriber", "eligibility.view_namedlist"],
+    CALL_AGENT: ["eligibility.view_subscriber", "callcenter.work_calls"],
+    CALL_SUPERVISOR: [
+        "eligibility.view_subscriber",
+        "eligibility.view_namedlist",
+        "fulfilment.view_dashboard",
+        "callcenter.supervise_calls",
+    ],
     PROVINCE_STAFF: ["eligibility.view_subscriber"],
     FIELD_STAFF: [],
 }

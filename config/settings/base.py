@@ -189,12 +189,6 @@ GIFTS_HOTLINE = "9090"
 GIFTS_CATALOGUE_SECONDS = env.float("GIFTS_CATALOGUE_SECONDS", default=2.0)
 # A bare view reading one row, served only to the benchmark (bench/giftsite.py).
 GIFTS_BENCH_VIEW = env.bool("GIFTS_BENCH_VIEW", default=False)
-# Invitations past their deadline are settled (assigned or expired) by a sweep.
-CELERY_BEAT_SCHEDULE = globals().get("CELERY_BEAT_SCHEDULE", {})
-CELERY_BEAT_SCHEDULE["gifts-invitations-close-due"] = {
-    "task": "gifts.invitations_close_due_all",
-    "schedule": 600.0,
-}
 
 # --- Messaging ---------------------------------------------------------------------------
 # The gateway backend, like EMAIL_BACKEND: database (demo: logs, reports delivered),
@@ -243,10 +237,39 @@ MESSAGING_SMPP = {
     "SYSTEM_TYPE": env("MESSAGING_SMPP_SYSTEM_TYPE", default=""),
     "BIND": env("MESSAGING_SMPP_BIND", default="transceiver"),
 }
+
+# --- Periodic jobs (Celery beat) ----------------------------------------------------------
+# Every sweep is idempotent and finds its work in the database; beat only wakes it up,
+# so a missed or doubled tick changes nothing.
 CELERY_BEAT_SCHEDULE = {
-    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    # The outbox: due and retried messages go to the gateway.
     "messaging-dispatch-due": {
         "task": "messaging.dispatch_due",
-        "schedule": float(env.int("MESSAGING_SWEEP_SECONDS", default=50)),
+        "schedule": float(MESSAGING_SWEEP_SECONDS),
+    },
+    # Invitations past their deadline are settled (gift auto-assigned or expired).
+    "gifts-invitations-close-due": {
+        "task": "gifts.invitations_close_due_all",
+        "schedule": 600.0,
+    },
+    # Closed choice windows release their orders to the partners.
+    "fulfilment-orders-release": {
+        "task": "fulfilment.orders_release_all",
+        "schedule": 900.0,
+    },
+    # Failed deliveries nobody answered by the reply date are recorded as declined.
+    "fulfilment-orders-decline-unanswered": {
+        "task": "fulfilment.orders_decline_unanswered",
+        "schedule": 3600.0,
+    },
+    # Callbacks whose time has come go back to the top of their agent's queue.
+    "callcenter-callbacks-sweep": {
+        "task": "callcenter.callbacks_sweep",
+        "schedule": 60.0,
+    },
+    # Trip seats not confirmed by their deadline go to the next on the ranked list.
+    "visits-trip-invitations-expire": {
+        "task": "visits.trip_invitations_expire",
+        "schedule": 3600.0,
     },
 }
