@@ -58,7 +58,7 @@ def test_saving_a_template_with_an_unknown_placeholder_shows_the_error(
         },
     )
     assert response.status_code == 200
-    assert "Unknown placeholder: {hours}" in response.content.decode()
+    assert "Biến thay thế không hợp lệ: {hours}" in response.content.decode()
 
 
 def test_preview_renders_for_a_real_subscriber_of_the_snapshot(
@@ -93,7 +93,7 @@ def test_do_not_contact_list_is_imported_from_a_file(staff_client):
         "84901000001",
         "84901000002",
     }
-    assert "Line 4: abc is not a mobile number." in response.content.decode()
+    assert "Dòng 4: abc không phải số di động." in response.content.decode()
 
 
 def test_kill_switch_action_pauses_the_campaign(staff_client, campaign):
