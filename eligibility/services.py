@@ -177,7 +177,12 @@ def _job_batches(job: ImportJob, progress=None):
 def import_job_set_mapping(
     *, job: ImportJob, column_map: dict[str, int], remember: bool = True
 ) -> ImportJob:
-    """Record which file column feeds each of ours, and remember it for the next file."""
+    """Record which file column feeds each of ours, and remember it for the next file.
+
+    The job moves to "validating" at once, before a worker picks the check up: the
+    page staff land on next shows the progress bar and follows the check, instead of
+    the upload state it would read if it came before the worker.
+    """
     if job.status not in {
         ImportJob.Status.UPLOADED,
         ImportJob.Status.VALIDATED,
@@ -214,7 +219,20 @@ def import_job_set_mapping(
         )
     with transaction.atomic():
         job.column_map = clean
-        job.save(update_fields=["column_map"])
+        job.move_to(ImportJob.Status.VALIDATING)
+        job.error = ""
+        job.progress_done = job.progress_total = 0
+        job.progress_step = _("waiting for the check to start")
+        job.save(
+            update_fields=[
+                "column_map",
+                "status",
+                "error",
+                "progress_done",
+                "progress_total",
+                "progress_step",
+            ]
+        )
         if remember:
             for name, index in clean.items():
                 key = importers.header_key(job.headers[index])
@@ -475,7 +493,8 @@ def _validate(job_id: int, progress: Progress) -> ImportJob:
                 _("The file has no column for: %(columns)s.")
                 % {"columns": ", ".join(missing)}
             )
-        job.move_to(ImportJob.Status.VALIDATING)
+        if job.status != ImportJob.Status.VALIDATING:  # set_mapping moved it already
+            job.move_to(ImportJob.Status.VALIDATING)
         job.error = ""
         job.progress_done = job.progress_total = 0
         job.save()

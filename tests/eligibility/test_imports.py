@@ -444,6 +444,9 @@ def test_vietnamese_headers_are_mapped_and_the_mapping_remembered(tmp_path):
     assert "subscription_type" not in job.column_map
     column_map = {**job.column_map, "subscription_type": 2}
     services.import_job_set_mapping(job=job, column_map=column_map)
+    # Staff land on a page that follows the check even before a worker starts it.
+    job.refresh_from_db()
+    assert job.is_running and job.status == "validating"
     assert HeaderAlias.objects.filter(
         header_key="kieu thue bao", field="subscription_type"
     ).exists()
