@@ -50,11 +50,16 @@ def script_for(campaign_id: int) -> Script:
 
 
 @transaction.atomic
+@transaction.atomic
 def call_list_load(*, campaign: Campaign, actor=None) -> int:
     """Put every selected member of the campaign's approved list in its call queue.
 
     One INSERT … SELECT; members already queued are skipped, so loading again after
     nothing changed adds nobody. New tasks go to the shared pool (no agent).
+
+    When the campaign offers gifts, members not yet invited get an invitation without
+    a password (no SMS): agents choose the gift on the call, under the gift site's
+    stock rules.
     """
     run = SelectionRun.objects.filter(
         campaign=campaign, status=SelectionRun.Status.APPROVED
@@ -79,6 +84,11 @@ def call_list_load(*, campaign: Campaign, actor=None) -> int:
             [campaign.pk, TaskStatus.OPEN, now, now, run.pk],
         )
         added = cursor.rowcount
+    from gifts import services as gift_services
+    from gifts.models import Gift
+
+    if Gift.objects.filter(campaign=campaign, active=True).exists():
+        gift_services.invitations_issue(run=run, actor=actor, send_passwords=False)
     _event(
         task=None,
         campaign_id=campaign.pk,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -182,6 +183,7 @@ def invitations_issue(
     actor=None,
     now: datetime | None = None,
     chunk_size: int = 2000,
+    send_passwords: bool = True,
 ) -> IssueResult:
     """Invite every selected member of an approved run who is not yet invited.
 
@@ -193,6 +195,10 @@ def invitations_issue(
     and a chunk at a time keeps memory bounded whatever the size of the list: only
     one chunk's plain passwords exist at once, and only until messaging has sealed
     them. Everything is one transaction: a failure leaves nobody invited.
+
+    With `send_passwords=False` (programmes whose gifts are chosen on a call, like
+    002) the invitations hold no password and no SMS goes out: nobody can log in to
+    the gift site with them, and call agents choose on the member's behalf.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -230,6 +236,8 @@ def invitations_issue(
             )
             created = cursor.rowcount
         selected = run.members.filter(selected=True).count()
+        if not send_passwords:
+            _invitations_without_password(run=run, actor=actor, now=now)
         gift = _gift_words(campaign)
         deadline_words = deadline_text(deadline)
         last_id = 0
@@ -289,6 +297,37 @@ def invitations_issue(
                     campaign=campaign, to_status=status, actor=actor
                 )
     return IssueResult(created=created, already_invited=selected - created)
+
+
+# Never the output of password_hash (64 hex digits), so no password opens the row.
+NO_PASSWORD = "-"
+
+
+def _invitations_without_password(*, run: SelectionRun, actor, now: datetime) -> None:
+    """Mark the run's new invitations as opened by agents only, in two statements."""
+    table = Invitation._meta.db_table
+    json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {InvitationEvent._meta.db_table}
+                (invitation_id, kind, actor_id, data, created_at)
+            SELECT id, %s, %s, %s{json_cast}, %s FROM {table}
+            WHERE run_id = %s AND password_hash = ''
+            """,
+            [
+                Kind.ISSUED,
+                actor.pk if actor else None,
+                json.dumps({"run": run.number, "by_call": True}),
+                now,
+                run.pk,
+            ],
+        )
+        cursor.execute(
+            f"UPDATE {table} SET password_hash = %s "
+            "WHERE run_id = %s AND password_hash = ''",
+            [NO_PASSWORD, run.pk],
+        )
 
 
 @transaction.atomic

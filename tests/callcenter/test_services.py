@@ -16,7 +16,8 @@ from callcenter.models import (
     TaskStatus,
 )
 from eligibility.models import DomainError
-from gifts.models import Choice, GiftKind, GiftStock
+from gifts import services as gift_services
+from gifts.models import Choice, GiftKind, GiftStock, Invitation
 from messaging.models import DoNotContact, Message
 from tests.callcenter.factories import (
     InvitationFactory,
@@ -446,3 +447,29 @@ def test_the_list_command_says_what_it_would_add_and_adds_with_commit():
     assert not CallTask.objects.exists()
     call_command("call_list_load", campaign.code, "--commit", stdout=out)
     assert CallTask.objects.count() == 2
+
+
+def test_a_call_list_with_gifts_invites_its_members_without_passwords_or_sms():
+    campaign = call_campaign(size=2)
+    gift = gift_with_stock(campaign, units=5, kind=GiftKind.E_VOUCHER)
+    assert not services.invitation_for(tasks_of(campaign)[0])
+
+    services.call_list_load(campaign=campaign)
+
+    invitations = Invitation.objects.filter(campaign=campaign)
+    assert invitations.count() == 2
+    assert not Message.objects.filter(campaign=campaign).exists()
+    # No password opens these invitations on the gift site...
+    invitation = invitations.get(msisdn="84900000001")
+    for password in ["", "-", "000000"]:
+        with pytest.raises(gift_services.LoginRefused):
+            gift_services.invitation_login(msisdn="84900000001", password=password)
+    # ...but the agent chooses on the call.
+    an = agent("an")
+    services.tasks_assign(campaign=campaign, agent=an, count=2)
+    task = CallTask.objects.get(campaign=campaign, msisdn="84900000001")
+    choice = services.gift_choose(task=task, agent=an, gift_id=gift.pk, revision=0)
+    assert choice.invitation == invitation and choice.chosen_by_agent == an
+    # Loading again invites nobody twice.
+    services.call_list_load(campaign=campaign)
+    assert Invitation.objects.filter(campaign=campaign).count() == 2
