@@ -271,6 +271,20 @@ class CampaignAdmin(admin.ModelAdmin):
         css = {"all": ["campaigns/selection.css"]}
         js = ["campaigns/rule_builder.js"]
 
+    def get_list_display(self, request):
+        # The dashboard (fulfilment's page) is linked for those allowed to read it.
+        if request.user.has_perm("fulfilment.view_dashboard"):
+            return [*self.list_display, "dashboard_link"]
+        return self.list_display
+
+    @admin.display(description=_("dashboard"))
+    def dashboard_link(self, obj):
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("fulfilment:dashboard", args=[obj.code]),
+            gettext("Funnel and stock"),
+        )
+
     def get_readonly_fields(self, request, obj=None):
         # The code names the campaign in definition files, so it is fixed once created.
         # The snapshot is fixed once selection has started from it.

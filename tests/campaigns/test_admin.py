@@ -171,3 +171,12 @@ def test_region_scope_must_be_a_list_of_provinces(admin_client):
     assert response.status_code == 200
     campaign.refresh_from_db()
     assert campaign.region_scope == []
+
+
+def test_the_campaign_list_links_each_campaign_to_its_dashboard(client, care_staff):
+    campaign = CampaignFactory(code="000-tri-an")
+    client.force_login(care_staff)
+    page = client.get(reverse("admin:campaigns_campaign_changelist"))
+    dashboard = reverse("fulfilment:dashboard", args=[campaign.code])
+    assert f'href="{dashboard}"' in page.content.decode()
+    assert client.get(dashboard).status_code == 200
