@@ -15,8 +15,10 @@ import socket
 import time
 import uuid
 import zlib
+from collections import deque
 from collections.abc import Iterable, Mapping
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -1068,48 +1070,76 @@ def _release(ids: list[int], *, undo_attempt: bool, error: str = "") -> int:
 def messages_dispatch_batch(
     *, ids: list[int], backend, limiter, should_stop=None
 ) -> DispatchResult:
-    """Hand claimed messages to the gateway one by one at the shared rate.
+    """Hand claimed messages to the gateway at the shared rate.
 
-    Each result is written as soon as the gateway answers. Messages of a campaign
-    paused meanwhile (kill switch) go back to the queue unsent, as does the rest of
-    the batch when the gateway is down or the run is asked to stop.
+    Up to `backend.concurrency` submissions are in flight at once (HTTP gateways
+    answer in milliseconds but one at a time would leave the rate cap unused); each
+    result is written by this thread as soon as the gateway answers, so a killed
+    worker can only have sent, unrecorded, what was in flight. Messages of a
+    campaign paused meanwhile (kill switch) go back to the queue unsent, as does the
+    rest of the batch when the gateway is down or the run is asked to stop.
     """
     outcome = DispatchResult(claimed=len(ids), batches=1)
     messages = list(Message.objects.filter(pk__in=ids).order_by("pk"))
+    width = max(1, int(getattr(backend, "concurrency", 1)))
+    in_flight: deque = deque()
     checked_at = 0.0
     blocked: set[int] = set()
-    for index, message in enumerate(messages):
-        if time.monotonic() - checked_at > settings.MESSAGING_KILL_SWITCH_CHECK_SECONDS:
-            blocked = blocked_campaign_ids(timezone.now())
-            checked_at = time.monotonic()
-        if message.campaign_id in blocked:
-            outcome.released += _release([message.pk], undo_attempt=True)
-            continue
-        if should_stop and should_stop():
-            outcome.released += _release(
-                [m.pk for m in messages[index:]], undo_attempt=True
-            )
-            break
-        if not limiter.acquire(1, should_stop=should_stop):
-            outcome.released += _release(
-                [m.pk for m in messages[index:]], undo_attempt=True
-            )
-            break
-        try:
-            outgoing = _outgoing(message)
-        except (DomainError, sealing.SealError) as exc:
-            result = SendResult.permanent(str(exc))
-        else:
-            result = backend.send(outgoing)
+    gateway_down = False
+
+    def settle_oldest() -> None:
+        nonlocal gateway_down
+        message, future = in_flight.popleft()
+        result = future.result() if hasattr(future, "result") else future
         _record(message, result, outcome)
         if result.status == SendResult.TEMPORARY and result.gateway_down:
-            outcome.errors.append(result.error)
-            outcome.released += _release(
-                [m.pk for m in messages[index + 1 :]],
-                undo_attempt=True,
-                error=result.error,
-            )
-            break
+            if not gateway_down:
+                outcome.errors.append(result.error)
+            gateway_down = True
+
+    with ThreadPoolExecutor(max_workers=width) if width > 1 else nullcontext() as pool:
+        for index, message in enumerate(messages):
+            if gateway_down:
+                outcome.released += _release(
+                    [m.pk for m in messages[index:]],
+                    undo_attempt=True,
+                    error=outcome.errors[-1],
+                )
+                break
+            if (
+                time.monotonic() - checked_at
+                > settings.MESSAGING_KILL_SWITCH_CHECK_SECONDS
+            ):
+                blocked = blocked_campaign_ids(timezone.now())
+                checked_at = time.monotonic()
+            if message.campaign_id in blocked:
+                outcome.released += _release([message.pk], undo_attempt=True)
+                continue
+            if (should_stop and should_stop()) or not limiter.acquire(
+                1, should_stop=should_stop
+            ):
+                outcome.released += _release(
+                    [m.pk for m in messages[index:]], undo_attempt=True
+                )
+                break
+            try:
+                outgoing = _outgoing(message)
+            except (DomainError, sealing.SealError) as exc:
+                in_flight.append((message, SendResult.permanent(str(exc))))
+            else:
+                if pool is None:
+                    in_flight.append((message, backend.send(outgoing)))
+                else:
+                    in_flight.append((message, pool.submit(backend.send, outgoing)))
+            # Results are written in the order of submission: the oldest first.
+            while in_flight and (
+                len(in_flight) >= width
+                or not hasattr(in_flight[0][1], "result")
+                or in_flight[0][1].done()
+            ):
+                settle_oldest()
+        while in_flight:
+            settle_oldest()
     return outcome
 
 

@@ -73,6 +73,11 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Connections are kept between requests: PostgreSQL forks a backend per connection,
+# and under a burst of gift-site logins or gateway delivery reports opening one per
+# request costs more than the request itself. Health checks drop a broken one.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The demo's Celery runs in-process, so one writer at a time is plenty; WAL lets
     # the progress page read while an import writes.

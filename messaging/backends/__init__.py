@@ -63,6 +63,10 @@ class SendResult:
 
 
 class BaseBackend:
+    # How many submissions a dispatch run may have in flight at once; a backend
+    # whose `send` is safe to call from several threads raises it.
+    concurrency = 1
+
     def __init__(self, **options):
         self.options = options
 

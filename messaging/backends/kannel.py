@@ -66,6 +66,8 @@ class KannelBackend(BaseBackend):
     def __init__(self, **options):
         super().__init__(**options)
         self.config = kannel_settings(**options)
+        # urllib3's pool is thread-safe: one submission per pooled connection.
+        self.concurrency = int(self.config["POOL_SIZE"])
         self.http = urllib3.PoolManager(
             maxsize=int(self.config["POOL_SIZE"]),
             block=True,
