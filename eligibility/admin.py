@@ -276,8 +276,7 @@ class ImportJobAdmin(admin.ModelAdmin):
             return redirect("admin:eligibility_import_job", job_id=job.pk)
         try:
             if request.POST.get("decision") == "import":
-                if job.status != ImportJob.Status.VALIDATED:
-                    raise DomainError(_("Only a checked file can be imported."))
+                services.import_job_accept(job=job, decided_by=request.user)
                 transaction.on_commit(
                     partial(tasks.commit_import.delay, job.pk, request.user.pk)
                 )

@@ -67,82 +67,108 @@ class Measure:
 
 
 _M = Measure
-_L = gettext_lazy
 
 # Built-in columns of the subscribers file, by type.
 _ATTRIBUTES = [
-    _M("subscription_type", TEXT, _L("subscription type")),
-    _M("status", TEXT, _L("status")),
-    _M("customer_type", TEXT, _L("customer type")),
-    _M("enterprise_role", TEXT, _L("enterprise role")),
-    _M("company", NUMBER, _L("company")),
-    _M("province", TEXT, _L("province")),
-    _M("district", TEXT, _L("district")),
-    _M("nationality", TEXT, _L("nationality")),
-    _M("is_owner", BOOL, _L("registered owner")),
-    _M("record_standardized", BOOL, _L("record standardised")),
-    _M("is_premium", BOOL, _L("premium customer")),
-    _M("loyalty_member", BOOL, _L("loyalty member")),
-    _M("loyalty_tier", TEXT, _L("loyalty tier")),
-    _M("loyalty_points", NUMBER, _L("loyalty points")),
-    _M("line_kind", TEXT, _L("line kind")),
-    _M("vlr_days_7", NUMBER, _L("days in VLR (last 7)"), unit=_L("days")),
-    _M("handset_network", TEXT, _L("handset network")),
-    _M("handset_os", TEXT, _L("handset OS")),
-    _M("sim_4g", BOOL, _L("4G SIM")),
-    _M("payment_method", TEXT, _L("payment method")),
-    _M("package_code", TEXT, _L("package")),
-    _M("mvas_idle_2m", BOOL, _L("idle mVAS for 2 months")),
-    _M("has_app", BOOL, _L("has My MobiFone")),
-    _M("churn_risk", NUMBER, _L("churn risk")),
-    _M("contract_date", DATE, _L("contract date")),
-    _M("birth_date", DATE, _L("birth date")),
-    _M("ownership_changed_on", DATE, _L("ownership changed on")),
+    _M("subscription_type", TEXT, gettext_lazy("subscription type")),
+    _M("status", TEXT, gettext_lazy("status")),
+    _M("customer_type", TEXT, gettext_lazy("customer type")),
+    _M("enterprise_role", TEXT, gettext_lazy("enterprise role")),
+    _M("company", NUMBER, gettext_lazy("company")),
+    _M("province", TEXT, gettext_lazy("province")),
+    _M("district", TEXT, gettext_lazy("district")),
+    _M("nationality", TEXT, gettext_lazy("nationality")),
+    _M("is_owner", BOOL, gettext_lazy("registered owner")),
+    _M("record_standardized", BOOL, gettext_lazy("record standardised")),
+    _M("is_premium", BOOL, gettext_lazy("premium customer")),
+    _M("loyalty_member", BOOL, gettext_lazy("loyalty member")),
+    _M("loyalty_tier", TEXT, gettext_lazy("loyalty tier")),
+    _M("loyalty_points", NUMBER, gettext_lazy("loyalty points")),
+    _M("line_kind", TEXT, gettext_lazy("line kind")),
+    _M(
+        "vlr_days_7",
+        NUMBER,
+        gettext_lazy("days in VLR (last 7)"),
+        unit=gettext_lazy("days"),
+    ),
+    _M("handset_network", TEXT, gettext_lazy("handset network")),
+    _M("handset_os", TEXT, gettext_lazy("handset OS")),
+    _M("sim_4g", BOOL, gettext_lazy("4G SIM")),
+    _M("payment_method", TEXT, gettext_lazy("payment method")),
+    _M("package_code", TEXT, gettext_lazy("package")),
+    _M("mvas_idle_2m", BOOL, gettext_lazy("idle mVAS for 2 months")),
+    _M("has_app", BOOL, gettext_lazy("has My MobiFone")),
+    _M("churn_risk", NUMBER, gettext_lazy("churn risk")),
+    _M("contract_date", DATE, gettext_lazy("contract date")),
+    _M("birth_date", DATE, gettext_lazy("birth date")),
+    _M("ownership_changed_on", DATE, gettext_lazy("ownership changed on")),
 ]
 _DERIVED = [
-    _M("tenure_months", NUMBER, _L("tenure"), group="derived", unit=_L("months")),
-    _M("age_years", NUMBER, _L("age"), group="derived", unit=_L("years")),
+    _M(
+        "tenure_months",
+        NUMBER,
+        gettext_lazy("tenure"),
+        group="derived",
+        unit=gettext_lazy("months"),
+    ),
+    _M(
+        "age_years",
+        NUMBER,
+        gettext_lazy("age"),
+        group="derived",
+        unit=gettext_lazy("years"),
+    ),
     _M(
         "revenue_avg",
         NUMBER,
-        _L("average revenue per cycle"),
+        gettext_lazy("average revenue per cycle"),
         ("column", "window"),
         "derived",
-        _L("đ"),
+        gettext_lazy("đ"),
     ),
     _M(
         "revenue_sum",
         NUMBER,
-        _L("total revenue"),
+        gettext_lazy("total revenue"),
         ("column", "window"),
         "derived",
-        _L("đ"),
+        gettext_lazy("đ"),
     ),
     _M(
         "usage_share",
         NUMBER,
-        _L("share of voice + SMS + data in revenue"),
+        gettext_lazy("share of voice + SMS + data in revenue"),
         ("window",),
         "derived",
         "%",
     ),
     _M(
-        "never_debt_blocked", BOOL, _L("never blocked for debt"), ("window",), "derived"
+        "never_debt_blocked",
+        BOOL,
+        gettext_lazy("never blocked for debt"),
+        ("window",),
+        "derived",
     ),
     _M(
         "bank_paid_every_cycle",
         BOOL,
-        _L("paid by bank every cycle"),
+        gettext_lazy("paid by bank every cycle"),
         ("window",),
         "derived",
     ),
-    _M("ownership_unchanged", BOOL, _L("ownership unchanged"), ("window",), "derived"),
-    _M("extra", TEXT, _L("extra column"), ("attribute",), "derived"),
-    _M("in_list", BOOL, _L("on the named list"), ("list",), "exclusion"),
+    _M(
+        "ownership_unchanged",
+        BOOL,
+        gettext_lazy("ownership unchanged"),
+        ("window",),
+        "derived",
+    ),
+    _M("extra", TEXT, gettext_lazy("extra column"), ("attribute",), "derived"),
+    _M("in_list", BOOL, gettext_lazy("on the named list"), ("list",), "exclusion"),
     _M(
         "in_campaigns",
         BOOL,
-        _L("member of other campaigns"),
+        gettext_lazy("member of other campaigns"),
         ("campaign_kind", "since"),
         "exclusion",
     ),
@@ -151,12 +177,12 @@ MEASURES: dict[str, Measure] = {m.key: m for m in _ATTRIBUTES + _DERIVED}
 ATTRIBUTES: dict[str, Measure] = {m.key: m for m in _ATTRIBUTES}
 
 REVENUE_COLUMNS = {
-    "total": _L("total"),
-    "information": _L("information (total − excluded)"),
-    "voice": _L("voice"),
-    "sms": _L("SMS"),
-    "data": _L("data"),
-    "excluded": _L("excluded"),
+    "total": gettext_lazy("total"),
+    "information": gettext_lazy("information (total − excluded)"),
+    "voice": gettext_lazy("voice"),
+    "sms": gettext_lazy("SMS"),
+    "data": gettext_lazy("data"),
+    "excluded": gettext_lazy("excluded"),
 }
 BANK_CHANNELS = ("bank_online", "bank_auto_debit", "bank_collection", "bank_transfer")
 
@@ -167,11 +193,11 @@ OPERATORS = {
     "<=": "≤",
     ">": ">",
     ">=": "≥",
-    "in": _L("in"),
-    "not_in": _L("not in"),
-    "between": _L("between"),
-    "is_empty": _L("is empty"),
-    "is_not_empty": _L("is not empty"),
+    "in": gettext_lazy("in"),
+    "not_in": gettext_lazy("not in"),
+    "between": gettext_lazy("between"),
+    "is_empty": gettext_lazy("is empty"),
+    "is_not_empty": gettext_lazy("is not empty"),
 }
 ORDERED_OPS = {"<", "<=", ">", ">=", "between"}
 OPS_BY_KIND = {
@@ -853,12 +879,12 @@ def measure_text(measure: dict) -> str:
 
 
 CAMPAIGN_KIND_LABELS = {
-    "gift_online": _L("gift chosen online"),
-    "gift_by_spend": _L("gift by spend band"),
-    "outbound_call": _L("outbound care calls"),
-    "sim_swap": _L("SIM swap at home"),
-    "overseas_trip": _L("overseas trip"),
-    "other": _L("other"),
+    "gift_online": gettext_lazy("gift chosen online"),
+    "gift_by_spend": gettext_lazy("gift by spend band"),
+    "outbound_call": gettext_lazy("outbound care calls"),
+    "sim_swap": gettext_lazy("SIM swap at home"),
+    "overseas_trip": gettext_lazy("overseas trip"),
+    "other": gettext_lazy("other"),
 }
 
 
@@ -915,7 +941,8 @@ def ruleset_summary(ruleset: dict) -> list[str]:
         )
     conditions = [condition_text(rule) for rule in ruleset.get("rules", [])]
     if conditions:
-        lines.append(f" {_('AND')} ".join(conditions))
+        and_word = _("AND")
+        lines.append(f" {and_word} ".join(conditions))
     ranking = [
         f"{measure_text(key)} "
         + (_("highest first") if key["order"] == "desc" else _("lowest first"))

@@ -599,14 +599,36 @@ def _same_file_already_imported(job: ImportJob) -> bool:
     )
 
 
+def import_job_accept(*, job: ImportJob, decided_by=None) -> ImportJob:
+    """Staff chose to import the good rows of a checked file; a worker does it next.
+
+    The job moves to "importing" here, before a worker picks it up, so the page staff
+    land on shows the progress bar and reloads when the import ends, instead of the
+    decision buttons it would show if it came before the worker.
+    """
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().get(pk=job.pk)
+        if job.status != ImportJob.Status.VALIDATED:
+            raise DomainError(_("Only a checked file can be imported."))
+        if job.valid_rows == 0:
+            raise DomainError(_("The file has no good rows to import."))
+        job.move_to(ImportJob.Status.IMPORTING)
+        job.decided_by = decided_by
+        job.progress_step = _("waiting for the import to start")
+        job.save()
+    return job
+
+
 def import_job_commit(*, job_id: int, decided_by=None) -> ImportJob:
     """Replace the target's rows with the good rows of a checked file, all or nothing."""
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().get(pk=job_id)
         if job.status == ImportJob.Status.VALIDATED and job.valid_rows == 0:
             raise DomainError(_("The file has no good rows to import."))
-        job.move_to(ImportJob.Status.IMPORTING)
-        job.decided_by = decided_by
+        if job.status != ImportJob.Status.IMPORTING:
+            job.move_to(ImportJob.Status.IMPORTING)
+        if decided_by is not None:
+            job.decided_by = decided_by
         job.progress_step = _("importing the good rows")
         job.save()
     try:

@@ -441,7 +441,7 @@ def dashboard_sheets(dashboard: Dashboard) -> list[tuple[str, list[str], object]
     sheets = [
         (
             _("Funnel"),
-            [_("Step"), _("Customers"), _("% of previous step")],
+            [_("Step"), _("Customers"), _("Share of previous step (%)")],
             [[s["label"], s["value"], s["of_previous"]] for s in dashboard.funnel],
         ),
         (

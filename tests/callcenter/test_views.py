@@ -108,7 +108,7 @@ def test_a_supervisor_reads_any_customer_but_does_not_call(client, world):
     task = world["theirs"]
     page = client.get(reverse("callcenter:customer", args=[task.pk]))
     assert page.status_code == 200
-    assert "read only" in page.content.decode()
+    assert "chỉ được xem" in page.content.decode()
     response = client.post(
         reverse("callcenter:end", args=[task.pk]),
         {"revision": task.revision, "disposition": "done"},
@@ -166,7 +166,7 @@ def test_ending_a_call_with_a_bad_form_names_the_problem(client, world):
         },
     )
     assert response.status_code == 400
-    assert "Ask why and write down the reason." in response.content.decode()
+    assert "Hãy hỏi lý do và ghi lại." in response.content.decode()
     assert not Call.objects.exists()
 
 

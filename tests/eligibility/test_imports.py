@@ -149,6 +149,28 @@ def test_bad_rows_are_reported_with_row_numbers_and_reasons(tmp_path):
     assert not Subscriber.objects.exists()
 
 
+def test_accepting_a_checked_file_marks_it_importing_until_a_worker_imports_it(
+    tmp_path,
+):
+    snapshot = SnapshotFactory()
+    path = write_csv(
+        tmp_path / "tb.csv", SUBSCRIBER_HEADERS, [subscriber_row("0901234567")]
+    )
+    job = check(path, snapshot=snapshot)
+
+    job = services.import_job_accept(job=job)
+
+    assert job.status == ImportJob.Status.IMPORTING
+    assert not Subscriber.objects.exists()
+    with pytest.raises(
+        DomainError, match="Chỉ có thể nhập dữ liệu từ tệp đã được kiểm tra"
+    ):
+        services.import_job_accept(job=job)
+    job = services.import_job_commit(job_id=job.pk)
+    assert job.status == ImportJob.Status.IMPORTED
+    assert Subscriber.objects.get().msisdn == "84901234567"
+
+
 def test_good_rows_only_are_imported_when_staff_accept(tmp_path):
     snapshot = SnapshotFactory()
     path = write_csv(

@@ -89,12 +89,12 @@ def test_upload_review_apply_through_the_pages(alpha_client, programme, tmp_path
     upload = ResultUpload.objects.get()
     assert response.url == reverse("fulfilment:partner_upload_review", args=[upload.pk])
     page = alpha_client.get(response.url)
-    assert "needs a reason" in page.text and "Unknown order code" in page.text
+    assert "phải có lý do" in page.text and "không tồn tại" in page.text
     problems = alpha_client.get(
         reverse("fulfilment:partner_upload_problems", args=[upload.pk])
     )
     text = b"".join(problems.streaming_content).decode("utf-8-sig")
-    assert "'=cmd" in text and "needs a reason" in text
+    assert "'=cmd" in text and "phải có lý do" in text
     alpha_client.post(
         reverse("fulfilment:partner_upload_decide", args=[upload.pk]),
         {"decision": "apply"},
@@ -163,7 +163,9 @@ def test_partner_never_sees_or_changes_another_partners_things(
     path = result_csv(tmp_path, [[b, "", "Đã giao", today(), ""]], name="x.csv")
     upload_file(client, programme, path)
     mine = ResultUpload.objects.filter(partner=programme["alpha"]).get()
-    assert mine.good_rows == [] and "not one of your orders" in str(mine.problems)
+    assert mine.good_rows == [] and "không thuộc danh sách đơn hàng của bạn" in str(
+        mine.problems
+    )
     client.post(
         reverse("fulfilment:partner_upload_decide", args=[mine.pk]),
         {"decision": "apply"},
@@ -214,5 +216,5 @@ def test_too_large_a_file_is_refused_with_its_size(
     )
     response = upload_file(alpha_client, programme, path)
     page = alpha_client.get(response.url)
-    assert "the limit is 100" in " ".join(str(m) for m in page.context["messages"])
+    assert "giới hạn là 100" in " ".join(str(m) for m in page.context["messages"])
     assert ResultUpload.objects.count() == 0

@@ -80,12 +80,14 @@ def test_killed_worker_loses_nothing_and_repeats_only_its_batch_in_flight(
 
     worker = start_worker(kannel, live_server, rate_key)
     try:
+        # Killed while it holds a claimed batch: the case where a resend can happen.
         wait_until(
             lambda: (
                 Message.objects.filter(status__in=["submitted", "delivered"]).count()
                 >= COUNT // 3
+                and Message.objects.filter(status="claimed").exists()
             ),
-            what="the first worker to be well into the run",
+            what="the first worker to be well into the run, with a batch in hand",
         )
         worker.send_signal(signal.SIGKILL)
         worker.wait()

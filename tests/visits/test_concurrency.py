@@ -64,7 +64,7 @@ def test_two_staff_filling_the_same_freed_seat_cannot_both_succeed():
     won = [r for r in results if isinstance(r, TripInvitation)]
     refused = [r for r in results if isinstance(r, DomainError)]
     assert (len(won), len(refused)) == (1, 3), results
-    assert all("already offered" in str(r) for r in refused)
+    assert all("đã được chuyển cho" in str(r) for r in refused)
     assert TripInvitation.objects.filter(replaces=freed).count() == 1
     assert TripInvitation.objects.filter(trip=trip).count() == 2
     assert won[0].member.rank == 2
