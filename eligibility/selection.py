@@ -4,7 +4,9 @@ Everything happens in the database, as set-based SQL with window functions, on
 PostgreSQL and (for the demo) SQLite alike:
 
     bill    one pass over the snapshot's billing rows in the widest window, one
-            aggregate column per billing measure (GROUP BY msisdn)
+            aggregate column per billing measure (GROUP BY msisdn), for the lines
+            that pass the steps before the first one that reads billing (those who
+            fail one of them leave the funnel there, counted apart)
     base    every subscriber with each measure, the number of the first step it
             fails (0: none), its quota cell, ranking keys, tier and sub-list
     ranked  the eligible, numbered overall and within their quota cell
@@ -21,6 +23,7 @@ without parameters and the text of a run can be logged and re-run as it is.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -31,6 +34,7 @@ from django.utils.translation import gettext as _
 
 from eligibility.importers import SUBSCRIBER_COLUMNS
 from eligibility.models import BillingRecord, NamedList, Snapshot, Subscriber
+from eligibility.partitions import snapshot_rows_table
 from eligibility.rules import (
     ATTRIBUTES,
     BANK_CHANNELS,
@@ -359,6 +363,8 @@ def _resolve_values(rule: dict, provinces, districts, problems: list[str]) -> di
 
 # A typed NULL: PostgreSQL reads a bare NULL in a SELECT list as text.
 NO_NUMBER = "CAST(NULL AS INTEGER)"
+# How the SQL of a measure refers to a billing aggregate (see Compiler._bill).
+BILL_REFERENCE = re.compile(r"\bb\.m[0-9]+\b")
 
 
 @dataclass
@@ -380,6 +386,8 @@ class Compiler:
         self.reference = date.fromisoformat(reference + "-01") if reference else None
         self.bill_columns: dict[tuple, tuple[str, str]] = {}
         self.windows: list[tuple[date, date]] = []
+        self.subscribers = snapshot_rows_table(SUBSCRIBERS, self.snapshot.pk)
+        self.billing = snapshot_rows_table(BILLING, self.snapshot.pk)
 
     # measures ------------------------------------------------------------------
 
@@ -621,7 +629,8 @@ class Compiler:
 
     # the statements --------------------------------------------------------------
 
-    def _bill_cte(self) -> str:
+    def _bill_cte(self, passing: str | None = None) -> str:
+        """The billing aggregates per line; with `passing`, only for the lines it keeps."""
         if not self.bill_columns:
             return ""
         first = min(window[0] for window in self.windows)
@@ -630,16 +639,56 @@ class Compiler:
             f"{self._aggregate(*aggregate, (first, last))} AS {alias}"
             for alias, aggregate in self.bill_columns.values()
         )
+        only = (
+            f" AND x.msisdn IN (SELECT s.msisdn FROM {self.subscribers} s WHERE "
+            f"s.snapshot_id = {int(self.snapshot.pk)} AND {passing})"
+            if passing
+            else ""
+        )
         return (
-            f"bill AS (SELECT x.msisdn, {aggregates} FROM {BILLING} x "
+            f"bill AS (SELECT x.msisdn, {aggregates} FROM {self.billing} x "
             f"WHERE x.snapshot_id = {int(self.snapshot.pk)} AND x.cycle BETWEEN "
-            f"{date_literal(first)} AND {date_literal(last)} GROUP BY x.msisdn)"
+            f"{date_literal(first)} AND {date_literal(last)}{only} GROUP BY x.msisdn)"
+        )
+
+    @staticmethod
+    def prefix(steps: list[Step]) -> list[Step]:
+        """The steps before the first one that reads billing.
+
+        A subscriber who fails one of them leaves the funnel there whatever their
+        bills say, so billing is only aggregated for those who pass them all: for
+        most programmes a small part of the snapshot (000: one line in 200).
+        """
+        prefix = []
+        for step in steps:
+            if BILL_REFERENCE.search(step.sql):
+                break
+            prefix.append(step)
+        return prefix
+
+    def prefix_funnel_select(self) -> str | None:
+        """Where each subscriber leaves the funnel within the prefix (0: passes it)."""
+        prefix = self.prefix(self.steps())
+        if not prefix or not self.bill_columns:
+            return None
+        whens = " ".join(
+            f"WHEN NOT COALESCE({step.sql}, FALSE) THEN {index}"
+            for index, step in enumerate(prefix, start=1)
+        )
+        return (
+            f"SELECT CASE {whens} ELSE 0 END AS first_failed, COUNT(*) "
+            f"FROM {self.subscribers} s WHERE s.snapshot_id = {int(self.snapshot.pk)} "
+            "GROUP BY 1"
         )
 
     def base_select(
         self, *, msisdn: str | None = None, explain: bool = False
     ) -> tuple[str, str]:
-        """(the bill CTE or '', the SELECT of every subscriber's row)."""
+        """(the bill CTE or '', the SELECT of the subscribers' rows).
+
+        For a whole run the rows are those of the subscribers who pass the steps
+        before billing is read (`prefix`); `prefix_funnel_select` counts the others.
+        """
         steps = self.steps()
         self.step_labels = [step.label for step in steps]
         columns = [
@@ -672,16 +721,22 @@ class Compiler:
             f"CASE {whens} ELSE 0 END AS first_failed" if whens else "0 AS first_failed"
         )
         where = f"s.snapshot_id = {int(self.snapshot.pk)}"
+        passing = None
         if msisdn is not None:
             where += f" AND s.msisdn = {text_literal(msisdn)}"
-        bill = self._bill_cte()
+        elif self.bill_columns and (prefix := self.prefix(steps)):
+            passing = " AND ".join(f"COALESCE({step.sql}, FALSE)" for step in prefix)
+            where += f" AND {passing}"
+        bill = self._bill_cte(passing)
         if bill and msisdn is not None:
             bill = bill.replace(
                 "GROUP BY x.msisdn",
                 f"AND x.msisdn = {text_literal(msisdn)} GROUP BY x.msisdn",
             )
         join = " LEFT JOIN bill b ON b.msisdn = s.msisdn" if bill else ""
-        select = f"SELECT {', '.join(columns)} FROM {SUBSCRIBERS} s{join} WHERE {where}"
+        select = (
+            f"SELECT {', '.join(columns)} FROM {self.subscribers} s{join} WHERE {where}"
+        )
         return bill, select
 
     def order_by(self, alias: str) -> str:
@@ -849,9 +904,16 @@ def selection_execute(
     """Write the run's members and return the funnel; the caller owns the transaction."""
     compiler = Compiler(ruleset, context)
     bill, base = compiler.base_select()
+    prefix_funnel = compiler.prefix_funnel_select()
     table = f"selection_base_{int(run_id)}"
     with_bill = f"WITH {bill} " if bill else ""
     with connection.cursor() as cursor:
+        left_in_prefix = []
+        if prefix_funnel:
+            cursor.execute(prefix_funnel)
+            left_in_prefix = [
+                (0, step, count) for step, count in cursor.fetchall() if step
+            ]
         if _is_postgres():
             # Sorts and hashes of a few million rows stay in memory instead of
             # spilling to disk, for this transaction only (the caller's).
@@ -870,7 +932,7 @@ def selection_execute(
                 "GROUP BY 2 UNION ALL SELECT 1, CASE WHEN selected THEN 1 ELSE 0 END, "
                 "COUNT(*) FROM ins GROUP BY 2"
             )
-            rows = cursor.fetchall()
+            rows = left_in_prefix + cursor.fetchall()
             cursor.execute(f"DROP TABLE {table}")
         else:
             # SQLite has no INSERT inside WITH: the members are counted afterwards.
@@ -886,9 +948,12 @@ def selection_execute(
                 f"UNION ALL SELECT 1, CASE WHEN selected THEN 1 ELSE 0 END, COUNT(*) "
                 f"FROM {member_table} WHERE run_id = {int(run_id)} GROUP BY 2"
             )
-            rows = cursor.fetchall()
+            rows = left_in_prefix + cursor.fetchall()
             cursor.execute(f"DROP TABLE temp.{table}")
-    failed = {step: count for part, step, count in rows if part == 0}
+    failed: dict[int, int] = {}
+    for part, step, count in rows:
+        if part == 0:
+            failed[step] = failed.get(step, 0) + count
     picked = {flag: count for part, flag, count in rows if part == 1}
     population = sum(failed.values())
     funnel, remaining = [], population

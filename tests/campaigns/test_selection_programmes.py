@@ -274,6 +274,7 @@ def test_programme_004_fills_company_group_quotas_with_spill_over(
     window = _months(date(2018, 9, 1), date(2019, 8, 1))
     taken = snapshot.taken_on
     ranked = defaultdict(list)
+    removed = defaultdict(int)
     for s in _subscribers(snapshot):
         b = bills.get(s["msisdn"], {})
         in_window = [b[c] for c in window if c in b]
@@ -282,28 +283,38 @@ def test_programme_004_fills_company_group_quotas_with_spill_over(
             r["revenue_voice"] + r["revenue_sms"] + r["revenue_data"] for r in in_window
         )
         individual = s["customer_type"] == "individual"
-        if not (
-            s["subscription_type"] == "postpaid"
-            and s["status"] == "2C"
-            and (_age(s["birth_date"], taken) or 0) >= 18
-            and sum(1 for r in in_window if r["paid"] and r["payment_channel"] in BANK)
-            == 12
-            and not any(r["debt_blocked"] for r in in_window)
-            and s["nationality"] == "VN"
-            and (s["is_owner"] if individual else True)
-            and (
+        # The programme's conditions in the order its funnel lists them; billing is
+        # read from step 4 on, between steps on the subscriber's own columns.
+        checks = [
+            s["subscription_type"] == "postpaid",
+            s["status"] == "2C",
+            (_age(s["birth_date"], taken) or 0) >= 18,
+            (
+                sum(1 for r in in_window if r["paid"] and r["payment_channel"] in BANK)
+                == 12
+            ),
+            not any(r["debt_blocked"] for r in in_window),
+            s["nationality"] == "VN",
+            s["is_owner"] if individual else True,
+            (
                 True
                 if s["customer_type"] != "enterprise"
                 else s["enterprise_role"] in {"head_of_department", "director"}
-            )
-            and _tenure(s["contract_date"], taken) >= 36
-            and total > 0
-            and Decimal(100) * usage / total >= 80
-            and (
+            ),
+            _tenure(s["contract_date"], taken) >= 36,
+            total > 0 and Decimal(100) * usage / total >= 80,
+            True,  # in no other running campaign: there is none
+            (
                 s["ownership_changed_on"] is None
                 or s["ownership_changed_on"] < window[0]
-            )
-        ):
+            ),
+            True,  # in a tier band: 004 has a single open band
+        ]
+        failed_at = next(
+            (step for step, check in enumerate(checks, start=1) if not check), 0
+        )
+        removed[failed_at] += 1
+        if failed_at:
             continue
         info = _average(b, window, lambda r: r["revenue_total"] - r["revenue_excluded"])
         key = _rank_key([info, _tenure(s["contract_date"], taken)], s["msisdn"])
@@ -334,3 +345,9 @@ def test_programme_004_fills_company_group_quotas_with_spill_over(
     )
     tours = {v.list_name for v in members.values() if v.selected}
     assert tours <= {"Đoàn 1 (Hà Nội)", "Đoàn 2 (TP Hồ Chí Minh)"}
+    # Each step removed those who first failed it, whether or not billing is read
+    # for them (it is not for those who leave before step 4).
+    assert [step["removed"] for step in run.funnel] == [
+        removed[step] for step in range(1, len(checks) + 1)
+    ]
+    assert all(removed[step] for step in (1, 2, 3, 4, 6, 10)), dict(removed)
