@@ -665,13 +665,52 @@ def message_cancel(*, message: Message, actor=None) -> Message:
 # --- Delivery reports -------------------------------------------------------------
 
 
-def _settle_from_reports(message: Message) -> None:
-    """Move `message` to the status its delivery reports add up to, if any."""
-    reports = list(
-        DeliveryReport.objects.filter(message=message).values_list(
-            "part", "outcome", "reason"
+@dataclass
+class _ReportedMessage:
+    """The columns of a message a delivery report settles, read with its lock."""
+
+    pk: int
+    status: str
+    segments: int
+
+
+_MESSAGES = Message._meta.db_table
+_REPORTS = DeliveryReport._meta.db_table
+_READ_BY_ID = f"SELECT id, status, segments FROM {_MESSAGES} WHERE id = %s"
+_READ_BY_GATEWAY_ID = (
+    f"SELECT id, status, segments FROM {_MESSAGES} WHERE gateway_message_id = %s "
+    "ORDER BY id LIMIT 1"
+)
+_REPORT_INSERT = (
+    f"INSERT INTO {_REPORTS} "
+    "(message_id, reference, part, outcome, code, reason, received_at) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (reference, part, outcome) DO NOTHING RETURNING id"
+)
+_SETTLE = (
+    f"UPDATE {_MESSAGES} SET status = %s, settled_at = %s, last_error = %s, "
+    "sealed_body = CASE WHEN %s THEN NULL ELSE sealed_body END WHERE id = %s"
+)
+
+
+def _settle_from_reports(
+    cursor, message: _ReportedMessage, report: DeliveryReport
+) -> None:
+    """Move `message` to the status its delivery reports add up to, if any.
+
+    `report` has just been stored. A report that names no part, or one for a message
+    of one part, speaks for the whole message; the reports of a long message's
+    parts are read together (the message row is locked, so two parts reporting at
+    once are counted in turn).
+    """
+    if report.part == "" or message.segments <= 1:
+        reports = [(report.part, report.outcome, report.reason)]
+    else:
+        reports = list(
+            DeliveryReport.objects.filter(message_id=message.pk).values_list(
+                "part", "outcome", "reason"
+            )
         )
-    )
     final_failure = [
         (outcome, reason)
         for _part, outcome, reason in reports
@@ -687,7 +726,7 @@ def _settle_from_reports(message: Message) -> None:
         for part, outcome, _reason in reports
         if outcome == DeliveryReport.Outcome.DELIVERED
     }
-    target = None
+    last_error = ""
     if final_failure:
         outcome, reason = final_failure[0]
         target = (
@@ -695,19 +734,20 @@ def _settle_from_reports(message: Message) -> None:
             if outcome == DeliveryReport.Outcome.EXPIRED
             else Status.FAILED
         )
-        message.last_error = reason or outcome
+        last_error = reason or outcome
     elif "" in delivered_parts or len(delivered_parts) >= max(message.segments, 1):
-        # A report that names no part speaks for the whole message.
         target = Status.DELIVERED
-    if target is None or message.status == target:
+    else:
+        return
+    if message.status == target:
         return
     if target not in Message.TRANSITIONS[Status(message.status)]:
         return
-    message.status = target
-    message.settled_at = timezone.now()
-    if target == Status.DELIVERED:
-        message.sealed_body = None
-    message.save(update_fields=["status", "settled_at", "sealed_body", "last_error"])
+    # A delivered message no longer needs its sealed text (the password in it).
+    cursor.execute(
+        _SETTLE,
+        [target, timezone.now(), last_error, target == Status.DELIVERED, message.pk],
+    )
 
 
 @transaction.atomic
@@ -725,35 +765,53 @@ def delivery_report_record(
     `reference` is our message id (Kannel's dlr-url carries it) or, with
     `by_gateway_id`, the id the gateway gave at submit (SMPP). A report naming no
     known message is kept without one; the same report twice is stored once.
+
+    Reports arrive one HTTP request each, as fast as messages go out, so this is
+    three plain statements (lock the message, insert the report unless it is there
+    already, settle the message) instead of the ORM's dozen round trips.
     """
-    message = None
-    if by_gateway_id:
-        message = (
-            Message.objects.select_for_update()
-            .filter(gateway_message_id=reference)
-            .first()
-        )
-    elif str(reference).isdigit():
-        message = Message.objects.select_for_update().filter(pk=int(reference)).first()
     report = DeliveryReport(
-        message=message,
         reference=str(reference)[:100],
         part=(part or "")[:100],
         outcome=outcome,
         code=(code or "")[:20],
         reason=reason or "",
     )
-    try:
-        with transaction.atomic():
-            report.save()
-    except IntegrityError:
-        return DeliveryReport.objects.get(
-            reference=report.reference, part=report.part, outcome=outcome
+    with connection.cursor() as cursor:
+        message = None
+        if by_gateway_id or str(reference).isdigit():
+            # SQLite (the demo) has no row locks: its writers queue for the file.
+            lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+            cursor.execute(
+                (_READ_BY_GATEWAY_ID if by_gateway_id else _READ_BY_ID) + lock,
+                [str(reference) if by_gateway_id else int(reference)],
+            )
+            row = cursor.fetchone()
+            message = _ReportedMessage(*row) if row else None
+        cursor.execute(
+            _REPORT_INSERT,
+            [
+                message.pk if message else None,
+                report.reference,
+                report.part,
+                report.outcome,
+                report.code,
+                report.reason,
+                report.received_at,
+            ],
         )
-    if message is not None:
-        _settle_from_reports(message)
-    else:
-        logger.warning("Delivery report for unknown message %s", reference)
+        inserted = cursor.fetchone()
+        if inserted is None:
+            # The gateway repeated a report: the first one stands, nothing changes.
+            return DeliveryReport.objects.get(
+                reference=report.reference, part=report.part, outcome=outcome
+            )
+        report.pk = inserted[0]
+        report.message_id = message.pk if message else None
+        if message is not None:
+            _settle_from_reports(cursor, message, report)
+        else:
+            logger.warning("Delivery report for unknown message %s", reference)
     return report
 
 
