@@ -51,6 +51,11 @@ class RateLimiter:
         burst = burst if burst is not None else max(1.0, rate / 10)
         self.tolerance_us = int(self.interval_us * burst)
 
+    @property
+    def most_at_once(self) -> int:
+        """The most tokens one call can take: more than the burst would never come."""
+        return max(1, self.tolerance_us // self.interval_us)
+
     def try_acquire(self, count: int = 1) -> float:
         """Take `count` tokens if possible: 0.0, else the seconds to wait first."""
         raise NotImplementedError

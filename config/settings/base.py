@@ -233,6 +233,9 @@ MESSAGING_KANNEL = {
     ),
     "SMSC": env("MESSAGING_KANNEL_SMSC", default=""),
     "TIMEOUT": env.float("MESSAGING_KANNEL_TIMEOUT", default=10.0),
+    # Submissions each dispatch worker keeps in flight: Kannel answers in a few ms
+    # but one at a time would leave most of the rate cap unused.
+    "POOL_SIZE": env.int("MESSAGING_KANNEL_POOL_SIZE", default=16),
 }
 MESSAGING_SMPP = {
     "HOST": env("MESSAGING_SMPP_HOST", default="127.0.0.1"),

@@ -182,6 +182,27 @@ def test_dispatch_sends_due_messages_once(invitation, limiter):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_wide_pool_under_a_low_cap_still_sends(invitation, settings):
+    # A pool of 16 under a cap of 20 msg/s (a burst of 2): tokens are asked for no
+    # more than the burst at a time, or the limiter would never grant them.
+    from messaging.limiter import gateway_limiter
+
+    class WideLocmem(locmem.LocmemBackend):
+        concurrency = 16
+
+    slow = gateway_limiter(rate=20, key=f"{settings.MESSAGING_RATE_KEY}:slow")
+    slow.reset()
+    assert slow.most_at_once == 2
+    for n in range(10):
+        enqueue(invitation.campaign, msisdn=f"09010000{n:02d}")
+    result = services.dispatch_run(
+        limiter=slow, backend=WideLocmem(), batch_size=10, max_seconds=30
+    )
+    assert result.submitted == 10
+    assert len(locmem.outbox) == 10
+
+
+@pytest.mark.django_db(transaction=True)
 def test_temporary_error_is_retried_later_with_back_off(invitation, limiter):
     message = enqueue(invitation.campaign)
     locmem.script("84901234567", SendResult.temporary("throttled"))
@@ -263,6 +284,49 @@ def test_long_message_is_delivered_when_every_part_reported(campaign, limiter):
     message.refresh_from_db()
     assert message.status == "delivered"
     assert DeliveryReport.objects.filter(message=message).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parts_reporting_at_the_same_moment_still_deliver_the_message(
+    campaign, limiter
+):
+    MessageTemplateFactory(campaign=campaign, purpose="other", body="{name}")
+    messages = [
+        enqueue(
+            campaign,
+            msisdn=f"090123{n:04d}",
+            purpose="other",
+            context={"name": "y" * 400},
+        )
+        for n in range(10)
+    ]
+    assert {m.segments for m in messages} == {3}
+    dispatch(limiter)
+    # Every part of every message reports at once, from its own connection.
+    barrier = threading.Barrier(3)
+
+    def report(part):
+        barrier.wait()
+        try:
+            for message in messages:
+                services.delivery_report_record(
+                    reference=str(message.pk), outcome="delivered", part=part
+                )
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=report, args=(p,)) for p in "abc"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    statuses = set(
+        Message.objects.filter(pk__in=[m.pk for m in messages]).values_list(
+            "status", flat=True
+        )
+    )
+    assert statuses == {"delivered"}
+    assert DeliveryReport.objects.count() == 30
 
 
 @pytest.mark.django_db(transaction=True)
