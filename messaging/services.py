@@ -679,7 +679,7 @@ _REPORTS = DeliveryReport._meta.db_table
 _READ_BY_ID = f"SELECT id, status, segments FROM {_MESSAGES} WHERE id = %s"
 _READ_BY_GATEWAY_ID = (
     f"SELECT id, status, segments FROM {_MESSAGES} WHERE gateway_message_id = %s "
-    "ORDER BY id LIMIT 1"
+    "AND gateway_message_id <> '' ORDER BY id LIMIT 1"
 )
 _REPORT_INSERT = (
     f"INSERT INTO {_REPORTS} "
