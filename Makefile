@@ -57,6 +57,19 @@ test: venv
 	    echo "The SMS gateway tests need Kannel: sudo apt-get install kannel kannel-extras" >&2; exit 1; \
 	  fi; \
 	fi
+	@if [ ! -d tests/smpp_peer/node_modules/smpp ]; then \
+	  if ! command -v npm >/dev/null; then \
+	    if [ "$$(id -u)" = 0 ]; then \
+	      echo "Installing Debian's nodejs and npm for the SMPP test peer"; \
+	      (apt-get install -y -qq nodejs npm >/dev/null 2>&1 || \
+	       (apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null)); \
+	    else \
+	      echo "The SMPP tests need Node.js: sudo apt-get install nodejs npm" >&2; exit 1; \
+	    fi; \
+	  fi; \
+	  echo "Installing the SMPP test peer (node-smpp)"; \
+	  npm ci --prefix tests/smpp_peer --no-audit --no-fund --silent; \
+	fi
 	$(PY) -m tests.services_check
 	$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -600,6 +600,32 @@ class Message(models.Model):
         return self.body
 
 
+class MessagePart(models.Model):
+    """The gateway's id for one more part of a long message (SMPP gives each its own).
+
+    The first part's id is the message's `gateway_message_id`; delivery receipts for
+    the other parts name these, and find their message through them.
+    """
+
+    message = models.ForeignKey(
+        Message,
+        verbose_name=_("message"),
+        on_delete=models.CASCADE,
+        related_name="gateway_parts",
+    )
+    gateway_id = models.CharField(_("gateway message id"), max_length=100)
+
+    class Meta:
+        verbose_name = _("message part")
+        verbose_name_plural = _("message parts")
+        indexes = [
+            models.Index(fields=["gateway_id"], name="messaging_part_gateway_id")
+        ]
+
+    def __str__(self):
+        return f"{self.message_id}: {self.gateway_id}"
+
+
 class DeliveryReport(models.Model):
     """One delivery report (DLR) from the gateway; a long message's parts each send one.
 

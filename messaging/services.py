@@ -40,6 +40,7 @@ from messaging.models import (
     DoNotContact,
     InboundMessage,
     Message,
+    MessagePart,
     MessageTemplate,
     MessagingEvent,
     MessagingSettings,
@@ -677,9 +678,12 @@ class _ReportedMessage:
 _MESSAGES = Message._meta.db_table
 _REPORTS = DeliveryReport._meta.db_table
 _READ_BY_ID = f"SELECT id, status, segments FROM {_MESSAGES} WHERE id = %s"
-_READ_BY_GATEWAY_ID = (
-    f"SELECT id, status, segments FROM {_MESSAGES} WHERE gateway_message_id = %s "
-    "AND gateway_message_id <> '' ORDER BY id LIMIT 1"
+# The newest message the gateway's id names: its first part's id, or another's.
+_FIND_BY_GATEWAY_ID = (
+    f"SELECT id FROM {_MESSAGES} WHERE gateway_message_id = %s "
+    "AND gateway_message_id <> '' "
+    f"UNION ALL SELECT message_id FROM {MessagePart._meta.db_table} "
+    "WHERE gateway_id = %s ORDER BY 1 DESC LIMIT 1"
 )
 _REPORT_INSERT = (
     f"INSERT INTO {_REPORTS} "
@@ -871,13 +875,17 @@ def delivery_report_record(
         )
     with transaction.atomic(), connection.cursor() as cursor:
         message = None
-        if by_gateway_id or report.reference.isdigit():
+        message_id = None
+        if by_gateway_id:
+            cursor.execute(_FIND_BY_GATEWAY_ID, [report.reference] * 2)
+            found = cursor.fetchone()
+            message_id = found[0] if found else None
+        elif report.reference.isdigit():
+            message_id = int(report.reference)
+        if message_id is not None:
             # SQLite (the demo) has no row locks: its writers queue for the file.
             lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-            cursor.execute(
-                (_READ_BY_GATEWAY_ID if by_gateway_id else _READ_BY_ID) + lock,
-                [report.reference if by_gateway_id else int(report.reference)],
-            )
+            cursor.execute(_READ_BY_ID + lock, [message_id])
             row = cursor.fetchone()
             message = _ReportedMessage(*row) if row else None
         cursor.execute(
@@ -1152,22 +1160,30 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), 3600))
 
 
-def _record_submitted(accepted: list[tuple[int, str]]) -> None:
+def _record_submitted(accepted: list[tuple[int, str, tuple[str, ...]]]) -> None:
     """Mark many accepted submissions as submitted in one UPDATE.
 
     A delivery report may have come back before this runs (and settled the row);
-    only a row still claimed becomes submitted.
+    only a row still claimed becomes submitted. The gateway's ids of long messages'
+    other parts are kept so that their receipts find the message.
     """
     if not accepted:
         return
-    Message.objects.filter(pk__in=[pk for pk, _gateway_id in accepted]).update(
+    MessagePart.objects.bulk_create(
+        [
+            MessagePart(message_id=pk, gateway_id=part_id)
+            for pk, _gateway_id, part_ids in accepted
+            for part_id in part_ids
+        ]
+    )
+    Message.objects.filter(pk__in=[pk for pk, _gateway_id, _parts in accepted]).update(
         status=Case(
             When(status=Status.CLAIMED, then=Value(Status.SUBMITTED)),
             default=F("status"),
         ),
         submitted_at=timezone.now(),
         gateway_message_id=Case(
-            *[When(pk=pk, then=Value(gateway_id)) for pk, gateway_id in accepted],
+            *[When(pk=pk, then=Value(gateway_id)) for pk, gateway_id, _ in accepted],
             default=F("gateway_message_id"),
         ),
         last_error="",
@@ -1263,7 +1279,7 @@ def messages_dispatch_batch(
     # group instead of per message, which at hundreds a second is most of a worker's
     # time. A killed worker leaves its unwritten group claimed, like the rest of the
     # batch in hand, and only that batch can be sent again.
-    accepted: list[tuple[int, str]] = []
+    accepted: list[tuple[int, str, tuple[str, ...]]] = []
     checked_at = 0.0
     blocked: set[int] = set()
     gateway_down = False
@@ -1278,7 +1294,9 @@ def messages_dispatch_batch(
         message, future = in_flight.popleft()
         result = future.result() if hasattr(future, "result") else future
         if result.status == SendResult.ACCEPTED and not result.delivered:
-            accepted.append((message.pk, result.gateway_id or str(message.pk)))
+            accepted.append(
+                (message.pk, result.gateway_id or str(message.pk), result.part_ids)
+            )
             outcome.submitted += 1
             if len(accepted) >= SUBMITTED_GROUP:
                 flush_accepted()
@@ -1366,6 +1384,7 @@ def dispatch_run(
     Several runs may go at once, in any processes: they share the rate limiter and
     never claim the same row.
     """
+    own_backend = backend is None
     backend = backend or get_backend()
     limiter = limiter or gateway_limiter()
     batch_size = batch_size or settings.MESSAGING_BATCH_SIZE
@@ -1377,26 +1396,34 @@ def dispatch_run(
             return True
         return max_seconds is not None and time.monotonic() - started > max_seconds
 
-    with _worker_session() as worker:
-        while not out_of_time():
-            now = timezone.now()
-            total.recovered += messages_recover_orphans(me=worker, now=now)
-            ids = messages_claim(worker=worker, batch_size=batch_size, now=now)
-            if not ids:
-                if idle_exit:
-                    break
-                time.sleep(poll_seconds)
-                continue
-            try:
-                batch = messages_dispatch_batch(
-                    ids=ids, backend=backend, limiter=limiter, should_stop=out_of_time
-                )
-            except BaseException:
-                # Nothing after the failing message was handed over: put it back.
-                _release(ids, undo_attempt=True)
-                raise
-            total.add(batch)
-            if batch.errors and batch.released:
-                # The gateway is down: give it a moment rather than spinning.
-                time.sleep(poll_seconds)
+    try:
+        with _worker_session() as worker:
+            while not out_of_time():
+                now = timezone.now()
+                total.recovered += messages_recover_orphans(me=worker, now=now)
+                ids = messages_claim(worker=worker, batch_size=batch_size, now=now)
+                if not ids:
+                    if idle_exit:
+                        break
+                    time.sleep(poll_seconds)
+                    continue
+                try:
+                    batch = messages_dispatch_batch(
+                        ids=ids,
+                        backend=backend,
+                        limiter=limiter,
+                        should_stop=out_of_time,
+                    )
+                except BaseException:
+                    # Nothing after the failing message was handed over: put it back.
+                    _release(ids, undo_attempt=True)
+                    raise
+                total.add(batch)
+                if batch.errors and batch.released:
+                    # The gateway is down: give it a moment rather than spinning.
+                    time.sleep(poll_seconds)
+    finally:
+        # A gateway connection this run opened (an SMPP bind) ends with it.
+        if own_backend:
+            backend.close()
     return total

@@ -44,10 +44,21 @@ class SendResult:
     gateway_down: bool = False
     # The backend knows the message arrived (demo backends): no DLR will come.
     delivered: bool = False
+    # The gateway's ids of a long message's other parts, when it gives each part
+    # its own (SMPP): their delivery receipts name those ids.
+    part_ids: tuple[str, ...] = ()
 
     @classmethod
-    def accepted(cls, gateway_id: str = "", *, delivered: bool = False):
-        return cls(cls.ACCEPTED, gateway_id=gateway_id, delivered=delivered)
+    def accepted(
+        cls,
+        gateway_id: str = "",
+        *,
+        delivered: bool = False,
+        part_ids: tuple[str, ...] = (),
+    ):
+        return cls(
+            cls.ACCEPTED, gateway_id=gateway_id, delivered=delivered, part_ids=part_ids
+        )
 
     @classmethod
     def temporary(cls, error: str, *, gateway_down: bool = False):

@@ -131,11 +131,15 @@ class SmppBackend(BaseBackend):
         client.set_error_pdu_handler(self._on_error)
         client.connect()
         binder = getattr(client, f"bind_{bind or self.config['BIND']}")
-        binder(
-            system_id=self.config["SYSTEM_ID"],
-            password=self.config["PASSWORD"],
-            system_type=self.config["SYSTEM_TYPE"],
-        )
+        try:
+            binder(
+                system_id=self.config["SYSTEM_ID"],
+                password=self.config["PASSWORD"],
+                system_type=self.config["SYSTEM_TYPE"],
+            )
+        except BaseException:
+            client.disconnect()
+            raise
         self.client = client
         return client
 
@@ -198,7 +202,7 @@ class SmppBackend(BaseBackend):
                 return SendResult.temporary(error)
             return SendResult.permanent(error)
         ids = [gateway_id for _status, gateway_id in answers if gateway_id]
-        return SendResult.accepted(ids[0] if ids else "")
+        return SendResult.accepted(ids[0] if ids else "", part_ids=tuple(ids[1:]))
 
     # -- receiving ---------------------------------------------------------------
 
