@@ -255,6 +255,11 @@ def request_add(
         created_by=agent,
         created_at=now,
     )
+    if kind == RequestKind.LOYALTY:
+        # Where loyalty sign-ups are kept, beside those made by SMS.
+        from messaging import services as messaging_services
+
+        messaging_services.loyalty_signup_on_call(msisdn=locked.msisdn, at=now)
     _event(
         task=locked,
         campaign_id=locked.campaign_id,

@@ -494,5 +494,6 @@ class MessagingEventAdmin(ReadOnlyAdmin):
 
 @admin.register(LoyaltySignup)
 class LoyaltySignupAdmin(ReadOnlyAdmin):
-    list_display = ["msisdn", "requested_at", "confirmed_at"]
+    list_display = ["msisdn", "requested_at", "confirmed_at", "source"]
+    list_filter = ["source"]
     search_fields = ["msisdn"]

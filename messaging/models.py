@@ -744,11 +744,19 @@ class InboundMessage(models.Model):
 
 
 class LoyaltySignup(models.Model):
-    """A KNDL loyalty sign-up by SMS (programme 002): DK, then XN to 9237."""
+    """A KNDL loyalty sign-up (programme 002): by SMS, DK then XN to 9237, or agreed on
+    an outbound call, which the agent records."""
+
+    class Source(models.TextChoices):
+        SMS = "sms", _("SMS (DK, XN to 9237)")
+        CALL = "call", _("outbound call")
 
     msisdn = models.CharField(_("MSISDN"), max_length=15, unique=True)
     requested_at = models.DateTimeField(_("requested at (DK)"))
     confirmed_at = models.DateTimeField(_("confirmed at (XN)"), null=True, blank=True)
+    source = models.CharField(
+        _("source"), max_length=10, choices=Source.choices, default=Source.SMS
+    )
 
     class Meta:
         verbose_name = _("loyalty sign-up")

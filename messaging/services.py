@@ -39,6 +39,7 @@ from messaging.models import (
     DeliveryReport,
     DoNotContact,
     InboundMessage,
+    LoyaltySignup,
     Message,
     MessagePart,
     MessageTemplate,
@@ -510,6 +511,31 @@ def messages_enqueue_bulk(
     if chunk:
         flush()
     return result
+
+
+# --- Loyalty sign-ups ----------------------------------------------------------------
+
+
+def loyalty_signup_on_call(*, msisdn: str, at: datetime | None = None) -> LoyaltySignup:
+    """The customer agreed to join KNDL on a recorded call: a confirmed sign-up.
+
+    A sign-up already requested by SMS (DK without XN) is confirmed by the call; a
+    confirmed one stays as it was. Call inside the caller's transaction.
+    """
+    at = at or timezone.now()
+    number = msisdn_normalize(msisdn) or msisdn
+    signup, created = LoyaltySignup.objects.select_for_update().get_or_create(
+        msisdn=number,
+        defaults={
+            "requested_at": at,
+            "confirmed_at": at,
+            "source": LoyaltySignup.Source.CALL,
+        },
+    )
+    if not created and signup.confirmed_at is None:
+        signup.confirmed_at = at
+        signup.save(update_fields=["confirmed_at"])
+    return signup
 
 
 # --- Do-not-contact -------------------------------------------------------------------

@@ -235,7 +235,7 @@ MESSAGING_KANNEL = {
     "TIMEOUT": env.float("MESSAGING_KANNEL_TIMEOUT", default=10.0),
     # Submissions each dispatch worker keeps in flight: Kannel answers in a few ms
     # but one at a time would leave most of the rate cap unused.
-    "POOL_SIZE": env.int("MESSAGING_KANNEL_POOL_SIZE", default=16),
+    "POOL_SIZE": env.int("MESSAGING_KANNEL_POOL_SIZE", default=32),
 }
 MESSAGING_SMPP = {
     "HOST": env("MESSAGING_SMPP_HOST", default="127.0.0.1"),

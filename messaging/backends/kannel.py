@@ -32,7 +32,7 @@ DEFAULTS = {
     "DLR_MASK": 1 | 2 | 16,
     "TIMEOUT": 10.0,
     "CONNECT_TIMEOUT": 3.0,
-    "POOL_SIZE": 16,
+    "POOL_SIZE": 32,
     # Kannel passes on one final report per SMSC part (told apart by %F) when the
     # SMSC reports parts separately; its fake SMSC reports once per message.
     "DLR_PER_PART": True,

@@ -18,7 +18,7 @@ from callcenter.models import (
 from eligibility.models import DomainError
 from gifts import services as gift_services
 from gifts.models import Choice, GiftKind, GiftStock, Invitation
-from messaging.models import DoNotContact, Message
+from messaging.models import DoNotContact, LoyaltySignup, Message
 from tests.callcenter.factories import (
     InvitationFactory,
     agent,
@@ -273,6 +273,24 @@ def test_a_page_drawn_before_another_change_is_refused_and_requests_are_kept():
         )
     assert Call.objects.count() == 1
     assert CallRequest.objects.filter(task=task).count() == 1
+
+
+def test_a_loyalty_sign_up_agreed_on_the_call_joins_the_sms_sign_ups():
+    campaign = call_campaign(size=2)
+    an = agent("an")
+    services.tasks_assign(campaign=campaign, agent=an, count=2)
+    first, second = tasks_of(campaign)
+    # The second customer had sent DK by SMS but never confirmed with XN.
+    LoyaltySignup.objects.create(msisdn=second.msisdn, requested_at=timezone.now())
+
+    for task in (first, second):
+        services.request_add(task=task, agent=an, kind=RequestKind.LOYALTY, details={})
+
+    signups = {s.msisdn: s for s in LoyaltySignup.objects.all()}
+    assert signups[first.msisdn].source == "call"
+    assert signups[first.msisdn].confirmed_at is not None
+    assert signups[second.msisdn].source == "sms"
+    assert signups[second.msisdn].confirmed_at is not None
 
 
 def test_a_complaint_is_due_within_48_hours():
