@@ -866,6 +866,11 @@ def _report_in_one_statement(
     return report
 
 
+def _is_message_id(reference: str) -> bool:
+    """Whether a report's reference can be one of our ids (a bigint)."""
+    return reference.isdigit() and len(reference) <= 18
+
+
 def delivery_report_record(
     *,
     reference: str,
@@ -891,7 +896,7 @@ def delivery_report_record(
     if (
         connection.vendor == "postgresql"
         and not by_gateway_id
-        and report.reference.isdigit()
+        and _is_message_id(report.reference)
     ):
         stored = _report_in_one_statement(report, int(report.reference))
         if stored is not None:
@@ -906,7 +911,7 @@ def delivery_report_record(
             cursor.execute(_FIND_BY_GATEWAY_ID, [report.reference] * 2)
             found = cursor.fetchone()
             message_id = found[0] if found else None
-        elif report.reference.isdigit():
+        elif _is_message_id(report.reference):
             message_id = int(report.reference)
         if message_id is not None:
             # SQLite (the demo) has no row locks: its writers queue for the file.
