@@ -57,6 +57,15 @@ test: venv
 	    echo "The SMS gateway tests need Kannel: sudo apt-get install kannel kannel-extras" >&2; exit 1; \
 	  fi; \
 	fi
+	@if ! command -v xgettext >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's gettext for the translation tests"; \
+	    (apt-get install -y -qq gettext >/dev/null 2>&1 || \
+	     (apt-get update -qq && apt-get install -y -qq gettext >/dev/null)); \
+	  else \
+	    echo "The translation tests need GNU gettext: sudo apt-get install gettext" >&2; exit 1; \
+	  fi; \
+	fi
 	@if [ ! -d tests/smpp_peer/node_modules/smpp ]; then \
 	  if ! command -v npm >/dev/null; then \
 	    if [ "$$(id -u)" = 0 ]; then \
