@@ -162,7 +162,8 @@ def _render(
         sealed = sealing.seal(text)
         body = template.render({**values, "password": MASK})
     status, error = Status.QUEUED, ""
-    if template.channel == Channel.ZALO and not settings.MESSAGING_ZALO_BACKEND:
+    if template.channel == Channel.ZALO:
+        # No Zalo API backend yet: agents send these by hand from their work list.
         status, error = Status.HELD, _("Zalo work list: an agent sends this by hand.")
     if info.segments > template.max_segments:
         status = Status.HELD
@@ -1068,9 +1069,8 @@ def blocked_campaign_ids(now: datetime) -> set[int]:
 def messages_claim(*, worker: str, batch_size: int, now: datetime) -> list[int]:
     """Claim up to `batch_size` due messages for `worker`, in one short transaction."""
     blocked = blocked_campaign_ids(now)
-    queryset = Message.objects.due(now)
-    if not settings.MESSAGING_ZALO_BACKEND:
-        queryset = queryset.filter(channel=Channel.SMS)
+    # The gateway backends carry SMS only: a Zalo row must never reach them.
+    queryset = Message.objects.due(now).filter(channel=Channel.SMS)
     if blocked:
         queryset = queryset.exclude(campaign_id__in=blocked)
     with transaction.atomic():

@@ -220,8 +220,6 @@ MESSAGING_CLAIM_LEASE_SECONDS = env.int("MESSAGING_CLAIM_LEASE_SECONDS", default
 MESSAGING_GATEWAY_TOKEN = env("MESSAGING_GATEWAY_TOKEN", default="")
 # base64 of 32 bytes; empty: derived from SECRET_KEY (see messaging/sealing.py).
 MESSAGING_SEAL_KEY = env("MESSAGING_SEAL_KEY", default="")
-# Empty: Zalo messages go to the agents' work list (held) instead of an API.
-MESSAGING_ZALO_BACKEND = env("MESSAGING_ZALO_BACKEND", default="")
 MESSAGING_KANNEL = {
     "SENDSMS_URL": env(
         "MESSAGING_KANNEL_SENDSMS_URL", default="http://127.0.0.1:13013/cgi-bin/sendsms"

@@ -203,6 +203,21 @@ def test_a_wide_pool_under_a_low_cap_still_sends(invitation, settings):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_zalo_messages_wait_for_agents_and_never_go_out_as_sms(campaign, limiter):
+    MessageTemplateFactory(
+        campaign=campaign, purpose="other", channel="zalo", body="Chao {name}"
+    )
+    message = enqueue(campaign, purpose="other", channel="zalo", context={"name": "An"})
+    assert message.status == "held"
+    # Even put back in the queue by hand, the SMS gateway is not its way out.
+    Message.objects.filter(pk=message.pk).update(status="queued")
+
+    assert dispatch(limiter).submitted == 0
+    assert locmem.outbox == []
+    assert Message.objects.get(pk=message.pk).status == "queued"
+
+
+@pytest.mark.django_db(transaction=True)
 def test_temporary_error_is_retried_later_with_back_off(invitation, limiter):
     message = enqueue(invitation.campaign)
     locmem.script("84901234567", SendResult.temporary("throttled"))
