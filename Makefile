@@ -38,44 +38,27 @@ run: venv
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 # Runs the whole suite against the real PostgreSQL and Redis (127.0.0.1 by default).
+# Installs Debian packages the tests need when CHECK fails: as root with apt-get,
+# otherwise it says what to install and stops (the suite never skips for want of one).
+# $(call debian_packages,CHECK,PACKAGES,WHAT FOR)
+define debian_packages
+@if ! $(1); then \
+  if [ "$$(id -u)" = 0 ]; then \
+    echo "Installing Debian's $(2) for $(3)"; \
+    (apt-get install -y -qq $(2) >/dev/null 2>&1 || \
+     (apt-get update -qq && apt-get install -y -qq $(2) >/dev/null)); \
+  else \
+    echo "Missing Debian's $(2) for $(3): sudo apt-get install $(2)" >&2; exit 1; \
+  fi; \
+fi
+endef
+
 test: venv
-	@if ! command -v chromium >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "Installing Debian's chromium for the browser tests"; \
-	    (apt-get install -y -qq chromium >/dev/null 2>&1 || \
-	     (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)); \
-	  else \
-	    echo "The browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; \
-	  fi; \
-	fi
-	@if [ ! -x /usr/sbin/bearerbox ] || [ ! -x /usr/lib/kannel/test/fakesmsc ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "Installing Debian's kannel and kannel-extras for the SMS gateway tests"; \
-	    (apt-get install -y -qq kannel kannel-extras >/dev/null 2>&1 || \
-	     (apt-get update -qq && apt-get install -y -qq kannel kannel-extras >/dev/null)); \
-	  else \
-	    echo "The SMS gateway tests need Kannel: sudo apt-get install kannel kannel-extras" >&2; exit 1; \
-	  fi; \
-	fi
-	@if ! command -v xgettext >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "Installing Debian's gettext for the translation tests"; \
-	    (apt-get install -y -qq gettext >/dev/null 2>&1 || \
-	     (apt-get update -qq && apt-get install -y -qq gettext >/dev/null)); \
-	  else \
-	    echo "The translation tests need GNU gettext: sudo apt-get install gettext" >&2; exit 1; \
-	  fi; \
-	fi
+	$(call debian_packages,command -v chromium >/dev/null,chromium,the browser tests)
+	$(call debian_packages,test -x /usr/sbin/bearerbox -a -x /usr/lib/kannel/test/fakesmsc,kannel kannel-extras,the SMS gateway tests)
+	$(call debian_packages,command -v xgettext >/dev/null,gettext,the translation tests)
+	$(call debian_packages,command -v npm >/dev/null,nodejs npm,the SMPP test peer)
 	@if [ ! -d tests/smpp_peer/node_modules/smpp ]; then \
-	  if ! command -v npm >/dev/null; then \
-	    if [ "$$(id -u)" = 0 ]; then \
-	      echo "Installing Debian's nodejs and npm for the SMPP test peer"; \
-	      (apt-get install -y -qq nodejs npm >/dev/null 2>&1 || \
-	       (apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null)); \
-	    else \
-	      echo "The SMPP tests need Node.js: sudo apt-get install nodejs npm" >&2; exit 1; \
-	    fi; \
-	  fi; \
 	  echo "Installing the SMPP test peer (node-smpp)"; \
 	  npm ci --prefix tests/smpp_peer --no-audit --no-fund --silent; \
 	fi
