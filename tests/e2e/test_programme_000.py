@@ -18,6 +18,9 @@ from fulfilment import services as fulfilment_services
 from fulfilment.models import Order, OrderStatus
 from gifts import services as gift_services
 from gifts.models import GiftSettings, Invitation
+from messaging import services as messaging_services
+from messaging.backends.database import DatabaseBackend
+from messaging.limiter import gateway_limiter
 from messaging.models import Message, Purpose
 from tests.campaigns.factories import CampaignFactory
 from tests.conftest import user_in_role
@@ -32,7 +35,8 @@ from tests.gifts.factories import (
     SelectionRunFactory,
     gift_with_stock,
 )
-from tests.messaging.factories import MessageTemplateFactory
+from tests.messaging.conftest import ALL_DAY
+from tests.messaging.factories import MessageTemplateFactory, MessagingSettingsFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -95,6 +99,8 @@ def test_programme_000_from_approval_to_dashboard(
     gift_with_stock(campaign, code="noi-com-dien", name="Nồi cơm điện", units=10)
     MessageTemplateFactory(campaign=campaign)
     result_templates(campaign)
+    # Sends at any hour the test runs: the window is the whole day.
+    MessagingSettingsFactory(campaign=campaign, **ALL_DAY)
     partner = PartnerFactory(name="Giao hàng Sài Gòn")
     assign(campaign, partner)
     partner_login(partner, "doitac")
@@ -188,6 +194,13 @@ def test_programme_000_from_approval_to_dashboard(
         campaign=campaign, purpose=Purpose.DELIVERY_SUCCESS
     )
     assert list(result_sms.values_list("msisdn", flat=True)) == [customer.msisdn]
+    # ... and goes out (the dispatch sweep beat runs, run here with the demo gateway,
+    # which reports each message delivered).
+    messaging_services.dispatch_run(
+        backend=DatabaseBackend(),
+        limiter=gateway_limiter(rate=1000, key=f"e2e-000-{campaign.pk}"),
+    )
+    assert result_sms.get().status == "delivered"
 
     # 7. The dashboard shows the funnel.
     staff.goto(f"{live_server.url}/bao-cao/{campaign.code}/")
@@ -198,5 +211,6 @@ def test_programme_000_from_approval_to_dashboard(
     expect(funnel.locator("tr[data-step=logged_in] .value")).to_have_text("1")
     expect(funnel.locator("tr[data-step=chose] .value")).to_have_text("1")
     expect(funnel.locator("tr[data-step=delivered] .value")).to_have_text("1")
+    expect(funnel.locator("tr[data-step=notified] .value")).to_have_text("1")
     screenshot(staff, "6-dashboard")
     partner_page.close()
