@@ -386,6 +386,8 @@ class Compiler:
         self.reference = date.fromisoformat(reference + "-01") if reference else None
         self.bill_columns: dict[tuple, tuple[str, str]] = {}
         self.windows: list[tuple[date, date]] = []
+        # The steps base_select cut its rows by (see prefix).
+        self.rows_prefix: list[Step] = []
         self.subscribers = snapshot_rows_table(SUBSCRIBERS, self.snapshot.pk)
         self.billing = snapshot_rows_table(BILLING, self.snapshot.pk)
 
@@ -667,9 +669,12 @@ class Compiler:
         return prefix
 
     def prefix_funnel_select(self) -> str | None:
-        """Where each subscriber leaves the funnel within the prefix (0: passes it)."""
-        prefix = self.prefix(self.steps())
-        if not prefix or not self.bill_columns:
+        """Where each subscriber leaves the funnel within the prefix (0: passes it).
+
+        The prefix is the one `base_select` cut its rows by; None when it cut none.
+        """
+        prefix = self.rows_prefix
+        if not prefix:
             return None
         whens = " ".join(
             f"WHEN NOT COALESCE({step.sql}, FALSE) THEN {index}"
@@ -722,9 +727,11 @@ class Compiler:
         )
         where = f"s.snapshot_id = {int(self.snapshot.pk)}"
         passing = None
+        self.rows_prefix = []
         if msisdn is not None:
             where += f" AND s.msisdn = {text_literal(msisdn)}"
         elif self.bill_columns and (prefix := self.prefix(steps)):
+            self.rows_prefix = prefix
             passing = " AND ".join(f"COALESCE({step.sql}, FALSE)" for step in prefix)
             where += f" AND {passing}"
         bill = self._bill_cte(passing)

@@ -724,6 +724,15 @@ _SETTLE = (
 )
 
 
+# The status a final delivery report settles a message in.
+_OUTCOME_TARGETS = {
+    DeliveryReport.Outcome.DELIVERED: Status.DELIVERED,
+    DeliveryReport.Outcome.FAILED: Status.FAILED,
+    DeliveryReport.Outcome.REJECTED: Status.FAILED,
+    DeliveryReport.Outcome.EXPIRED: Status.EXPIRED,
+}
+
+
 def _settle_from_reports(
     cursor, message: _ReportedMessage, report: DeliveryReport
 ) -> None:
@@ -745,12 +754,7 @@ def _settle_from_reports(
     final_failure = [
         (outcome, reason)
         for _part, outcome, reason in reports
-        if outcome
-        in (
-            DeliveryReport.Outcome.FAILED,
-            DeliveryReport.Outcome.REJECTED,
-            DeliveryReport.Outcome.EXPIRED,
-        )
+        if _OUTCOME_TARGETS.get(outcome) in (Status.FAILED, Status.EXPIRED)
     ]
     delivered_parts = {
         part
@@ -760,11 +764,7 @@ def _settle_from_reports(
     last_error = ""
     if final_failure:
         outcome, reason = final_failure[0]
-        target = (
-            Status.EXPIRED
-            if outcome == DeliveryReport.Outcome.EXPIRED
-            else Status.FAILED
-        )
+        target = _OUTCOME_TARGETS[outcome]
         last_error = reason or outcome
     elif "" in delivered_parts or len(delivered_parts) >= max(message.segments, 1):
         target = Status.DELIVERED
@@ -807,13 +807,6 @@ WITH target AS (
 )
 SELECT (SELECT id FROM report), (SELECT id FROM target), (SELECT segments FROM target)
 """
-
-_OUTCOME_TARGETS = {
-    DeliveryReport.Outcome.DELIVERED: Status.DELIVERED,
-    DeliveryReport.Outcome.FAILED: Status.FAILED,
-    DeliveryReport.Outcome.REJECTED: Status.FAILED,
-    DeliveryReport.Outcome.EXPIRED: Status.EXPIRED,
-}
 
 
 def _statuses_that_may_become(target: str | None) -> list[str]:
@@ -1225,16 +1218,8 @@ def _record(message: Message, result: SendResult, outcome: DispatchResult) -> No
     now = timezone.now()
     mine = Message.objects.filter(pk=message.pk)
     if result.status == SendResult.ACCEPTED:
-        # A delivery report may have come back before this line runs (and settled
-        # the row); only a row still claimed becomes submitted.
-        mine.update(
-            status=Case(
-                When(status=Status.CLAIMED, then=Value(Status.SUBMITTED)),
-                default=F("status"),
-            ),
-            submitted_at=now,
-            gateway_message_id=result.gateway_id or str(message.pk),
-            last_error="",
+        _record_submitted(
+            [(message.pk, result.gateway_id or str(message.pk), result.part_ids)]
         )
         outcome.submitted += 1
         if result.delivered:
