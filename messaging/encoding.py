@@ -11,7 +11,9 @@ surrogate pair is never split.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -103,6 +105,44 @@ def text_info(text: str) -> TextInfo:
     # Without two-unit characters nothing can straddle a boundary.
     segments = _parts(units, per_part) if units else -(-length // per_part)
     return TextInfo(encoding, length, segments, per_part)
+
+
+@lru_cache(maxsize=512)
+def _plain_info(encoding: str, length: int) -> TextInfo:
+    if length <= SINGLE[encoding]:
+        return TextInfo(encoding, length, 1 if length else 0, SINGLE[encoding])
+    per_part = PER_PART[encoding]
+    return TextInfo(encoding, length, -(-length // per_part), per_part)
+
+
+class TemplateMeasure:
+    """`text_info` for many renderings of one template, looking only at the values.
+
+    A bulk enqueue measures every rendering; scanning each whole text for its
+    alphabet costs more than rendering it. The literal text is scanned once here,
+    so a rendering needs only its (short) values checked: when they bring no
+    character that changes the alphabet or costs two units, the length alone
+    decides, and anything else falls back to the full `text_info`.
+    """
+
+    def __init__(self, literal: str):
+        chars = set(literal)
+        self.encoding = GSM7 if chars <= GSM7_ALL else UCS2
+        if self.encoding == GSM7:
+            self.plain = not (chars & GSM7_EXTENSION)
+        else:
+            self.plain = all(ord(char) <= 0xFFFF for char in chars)
+
+    def info(self, text: str, values: Iterable[str]) -> TextInfo:
+        if self.plain:
+            inserted = "".join(values)
+            if self.encoding == GSM7:
+                plain = set(inserted) <= GSM7_BASIC
+            else:
+                plain = inserted.isascii() or max(inserted) <= "\uffff"
+            if plain:
+                return _plain_info(self.encoding, len(text))
+        return text_info(text)
 
 
 def strip_diacritics(text: str) -> str:

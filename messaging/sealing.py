@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Callable
 from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
@@ -58,6 +59,24 @@ def _current() -> AESGCM:
 def seal(text: str) -> bytes:
     nonce = os.urandom(NONCE_BYTES)
     return VERSION + nonce + _current().encrypt(nonce, text.encode(), None)
+
+
+def sealer() -> Callable[[str], bytes]:
+    """`seal` for many texts in a row: the key is looked up once, nonces drawn in bulk."""
+    encrypt = _current().encrypt
+    nonces: list[bytes] = []
+
+    def seal_one(text: str) -> bytes:
+        if not nonces:
+            pool = os.urandom(NONCE_BYTES * 1024)
+            nonces.extend(
+                pool[start : start + NONCE_BYTES]
+                for start in range(0, len(pool), NONCE_BYTES)
+            )
+        nonce = nonces.pop()
+        return VERSION + nonce + encrypt(nonce, text.encode(), None)
+
+    return seal_one
 
 
 def open_sealed(blob: bytes) -> str:

@@ -164,6 +164,164 @@ def test_bulk_enqueue_applies_do_not_contact_and_bad_numbers(campaign):
     assert (result.written, result.cancelled, result.invalid) == (3, 1, 1)
 
 
+ROW_FIELDS = ("body", "encoding", "segments", "status", "last_error", "sensitive")
+
+
+def _row(message):
+    return (*(getattr(message, name) for name in ROW_FIELDS), message.full_text())
+
+
+@pytest.mark.parametrize(
+    ("body", "strip", "max_segments", "context"),
+    [
+        # Vietnamese kept: UCS-2, two segments, a password sealed.
+        (
+            "Quý khách dùng mật khẩu {password} trước {deadline} tại "
+            "cskh.mobifone.vn để chọn quà tặng trị giá 500.000 đồng nhé." * 2,
+            False,
+            3,
+            {"password": "123456", "deadline": "23:59 13/11/2022"},
+        ),
+        # Marks stripped; the values themselves carry marks, a tab and a newline.
+        (
+            "Quý khách {name}\tđiểm: {points}\nHạn {date}",
+            True,
+            3,
+            {"name": "Nguyễn\tVăn\\Đức", "points": 1250, "date": "28/10/2022"},
+        ),
+        # GSM-7 with an extension character (two septets each) and a backslash.
+        (
+            "Diem {points} [uu dai] \\ {link} ~ het han {date}",
+            False,
+            1,
+            {"points": 5, "link": "https://mbf.vn/a?b={c}", "date": "28/10/2022"},
+        ),
+        # A value outside the basic plane turns GSM-7 text into UCS-2.
+        (
+            "Chuc mung {name}! Mat khau {password}",
+            False,
+            1,
+            {"name": "An 🎁", "password": "654321"},
+        ),
+        # Too long for its limit: held, saying why.
+        ("Mat khau {password}. " + "x" * 170, False, 1, {"password": "111111"}),
+    ],
+)
+def test_bulk_and_single_enqueue_write_the_same_message(
+    campaign, body, strip, max_segments, context
+):
+    template = MessageTemplateFactory(
+        campaign=campaign,
+        purpose="points",
+        body=body,
+        strip_diacritics=strip,
+        max_segments=max_segments,
+        exempt_from_do_not_contact=True,
+    )
+    single = services.message_enqueue(
+        campaign=campaign,
+        msisdn="0901000001",
+        purpose="points",
+        context=context,
+        template=template,
+    )
+    result = services.messages_enqueue_bulk(
+        campaign=campaign,
+        purpose="points",
+        recipients=[{"msisdn": "0901000002", **context}],
+    )
+    assert result.written == 1
+    bulk = Message.objects.get(msisdn="84901000002")
+    assert _row(bulk) == _row(single)
+    assert bulk.template_id == template.pk
+    assert bulk.sealed_body != single.sealed_body or not bulk.sensitive
+
+
+def test_bulk_enqueue_names_a_missing_value_and_writes_nothing(invitation):
+    rows = [
+        {"msisdn": "0901000001", "password": "111111", "deadline": "13/11"},
+        {"msisdn": "0901000002", "password": "", "deadline": "13/11"},
+    ]
+    with pytest.raises(DomainError, match="password"):
+        services.messages_enqueue_bulk(
+            campaign=invitation.campaign, purpose="invitation", recipients=rows
+        )
+    assert not Message.objects.exists()
+
+
+def test_bulk_enqueue_run_again_writes_nothing_new(invitation):
+    rows = [
+        {"msisdn": f"090100{n:04d}", "password": f"{n:06d}", "deadline": "13/11"}
+        for n in range(30)
+    ]
+    kwargs = {"campaign": invitation.campaign, "purpose": "invitation"}
+    first = services.messages_enqueue_bulk(recipients=rows, chunk_size=8, **kwargs)
+    bodies = dict(Message.objects.values_list("msisdn", "sealed_body"))
+    again = services.messages_enqueue_bulk(recipients=rows, chunk_size=8, **kwargs)
+    assert (first.written, first.already_there) == (30, 0)
+    assert (again.written, again.already_there) == (0, 30)
+    # The rows already there are untouched: same sealed text, same password.
+    assert dict(Message.objects.values_list("msisdn", "sealed_body")) == bodies
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_bulk_enqueues_of_the_same_customers_write_each_once(invitation):
+    # Two transactions enqueue overlapping customers at once: each COPY meets the
+    # other's keys, waits for it, then falls back to skipping them. Every customer
+    # gets exactly one message and the counts add up.
+    from django.db import connections
+
+    numbers = [f"090100{n:04d}" for n in range(400)]
+    halves = [numbers[:300], numbers[100:]]
+    results, errors = [], []
+    barrier = threading.Barrier(2)
+
+    def enqueue_half(half):
+        try:
+            barrier.wait()
+            results.append(
+                services.messages_enqueue_bulk(
+                    campaign=invitation.campaign,
+                    purpose="invitation",
+                    recipients=(
+                        {"msisdn": n, "password": "123456", "deadline": "13/11"}
+                        for n in half
+                    ),
+                    chunk_size=50,
+                )
+            )
+        except Exception as exc:  # reported below, with the thread's traceback
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=enqueue_half, args=(h,)) for h in halves]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert Message.objects.count() == 400
+    assert sum(r.written for r in results) == 400
+    assert sum(r.already_there for r in results) == 200
+
+
+def test_deleting_a_template_keeps_its_messages(invitation):
+    message = enqueue(invitation.campaign)
+    invitation.delete()
+    message.refresh_from_db()
+    assert message.template_id is None
+    assert message.status == Message.Status.QUEUED
+
+
+def test_a_campaign_with_messages_cannot_be_deleted(invitation):
+    from django.db.models import ProtectedError
+
+    enqueue(invitation.campaign)
+    with pytest.raises(ProtectedError):
+        invitation.campaign.delete()
+
+
 def dispatch(limiter, **kwargs):
     return services.dispatch_run(limiter=limiter, batch_size=10, **kwargs)
 
