@@ -3,7 +3,8 @@
 Domain apps call `message_enqueue` / `messages_enqueue_bulk` inside their own
 transaction, so a message exists exactly when the event that causes it was committed.
 Dispatch workers (`dispatch_run`, from the Celery sweep or the `messaging_dispatch`
-command) claim due rows and hand them to the gateway backend.
+command) claim due rows of one channel and hand them to that channel's backend: SMS
+to the gateway, Zalo to Zalo's notification API (ZNS) when it is configured.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from campaigns.models import Campaign
 from eligibility.models import DomainError
 from messaging import encoding, sealing
 from messaging.backends import OutgoingMessage, SendResult, get_backend
+from messaging.backends.zalo import zalo_settings, zns_configured
 from messaging.limiter import gateway_limiter
 from messaging.models import (
     MASK,
@@ -129,6 +131,17 @@ class _Rendered:
     segments: int
     status: str
     last_error: str
+    template_data: dict | None = None
+
+
+def _goes_by_zns(template: MessageTemplate) -> bool:
+    """Whether the template's Zalo messages are sent through ZNS, not by hand."""
+    return (
+        template.channel == Channel.ZALO
+        and bool(template.zalo_template_id)
+        and not template.sensitive
+        and zns_configured()
+    )
 
 
 def _render(
@@ -140,6 +153,7 @@ def _render(
     blocked: bool,
     over_cap: bool,
     sensitive: bool,
+    by_zns: bool = False,
 ) -> _Rendered:
     msisdn = msisdn_normalize(msisdn_raw)
     if msisdn is None:
@@ -154,7 +168,8 @@ def _render(
             _("Not a valid mobile number."),
         )
     values = {"msisdn": "0" + msisdn[2:], **context}
-    text = template.render(values)
+    params = template.render_values(values)
+    text = template.fill(params)
     info = encoding.text_info(text)
     sealed = None
     body = text
@@ -162,9 +177,16 @@ def _render(
         sealed = sealing.seal(text)
         body = template.render({**values, "password": MASK})
     status, error = Status.QUEUED, ""
+    template_data = None
     if template.channel == Channel.ZALO:
-        # No Zalo API backend yet: agents send these by hand from their work list.
-        status, error = Status.HELD, _("Zalo work list: an agent sends this by hand.")
+        # Kept even for the work list, so that the message can go through ZNS once
+        # it is configured; never a secret (a Zalo template cannot carry one).
+        template_data = None if sensitive else params
+        if not by_zns:
+            status, error = (
+                Status.HELD,
+                _("Zalo work list: an agent sends this by hand."),
+            )
     if info.segments > template.max_segments:
         status = Status.HELD
         error = _(
@@ -184,7 +206,15 @@ def _render(
     if blocked:
         status, error = Status.CANCELLED, _("The number is on the do-not-contact list.")
     return _Rendered(
-        msisdn, sequence, body, sealed, info.encoding, info.segments, status, error
+        msisdn,
+        sequence,
+        body,
+        sealed,
+        info.encoding,
+        info.segments,
+        status,
+        error,
+        template_data,
     )
 
 
@@ -254,7 +284,9 @@ def message_enqueue(
     the first row. A number on the do-not-contact list (unless the template is a
     service message), or past the campaign's cap, gives a cancelled row saying why;
     a text over the template's segment limit gives a held row; an invalid number a
-    failed one: each is visible in the admin, none is sent.
+    failed one: each is visible in the admin, none is sent. A Zalo message is queued
+    for ZNS when it is configured and the template names a ZNS template, and held on
+    the agents' work list otherwise.
     """
     template = template or template_for(
         campaign=campaign, purpose=purpose, variant=variant, channel=channel
@@ -292,6 +324,7 @@ def message_enqueue(
         blocked=blocked,
         over_cap=over_cap,
         sensitive=template.sensitive,
+        by_zns=_goes_by_zns(template),
     )
     now = timezone.now()
     message = Message(
@@ -309,6 +342,8 @@ def message_enqueue(
         segments=rendered.segments,
         status=rendered.status,
         last_error=rendered.last_error,
+        zalo_template_id=template.zalo_template_id,
+        template_data=rendered.template_data,
         due_at=_due_at(
             template=template,
             sequence=sequence,
@@ -361,7 +396,10 @@ _COLUMNS = (
     "gateway_message_id",
     "claimed_by",
     "created_at",
+    "zalo_template_id",
+    "template_data",
 )
+_TEMPLATE_DATA = _COLUMNS.index("template_data")
 
 
 def _write_postgresql(rows: list[tuple]) -> int:
@@ -370,6 +408,8 @@ def _write_postgresql(rows: list[tuple]) -> int:
     COPY cannot skip conflicting rows itself; going through the temporary table
     keeps COPY's speed and lets the dedupe constraint decide which rows are new.
     """
+    from psycopg.types.json import Jsonb
+
     columns = ", ".join(_COLUMNS)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -379,6 +419,10 @@ def _write_postgresql(rows: list[tuple]) -> int:
         cursor.execute("TRUNCATE messaging_stage")
         with cursor.cursor.copy(f"COPY messaging_stage ({columns}) FROM STDIN") as copy:
             for row in rows:
+                if row[_TEMPLATE_DATA] is not None:
+                    # COPY has no dumper for a dict: say it is JSON.
+                    row = list(row)
+                    row[_TEMPLATE_DATA] = Jsonb(row[_TEMPLATE_DATA])
                 copy.write_row(row)
         cursor.execute(
             f"INSERT INTO messaging_message ({columns}) "
@@ -435,6 +479,7 @@ def messages_enqueue_bulk(
     )
     sender = template.sender or settings.MESSAGING_DEFAULT_SENDER
     sensitive = template.sensitive
+    by_zns = _goes_by_zns(template)
     write = _write_postgresql if connection.vendor == "postgresql" else _write_portable
     result = BulkResult()
     chunk: list[Mapping] = []
@@ -469,6 +514,7 @@ def messages_enqueue_bulk(
                 and number is not None
                 and counts.get(number, 0) >= config.cap_per_subscriber,
                 sensitive=sensitive,
+                by_zns=by_zns,
             )
             if rendered.status == Status.CANCELLED:
                 result.cancelled += 1
@@ -497,6 +543,8 @@ def messages_enqueue_bulk(
                     "",
                     "",
                     now,
+                    template.zalo_template_id,
+                    rendered.template_data,
                 )
             )
         written = write(rows)
@@ -666,6 +714,19 @@ def message_retry(*, message: Message, actor=None) -> Message:
     if locked.sensitive and not locked.sealed_body:
         raise DomainError(
             _("Message %(id)s carried a secret that was erased; it cannot be re-sent.")
+            % {"id": locked.pk}
+        )
+    if locked.channel == Channel.ZALO and not (
+        locked.zalo_template_id
+        and locked.template_data is not None
+        and zns_configured()
+    ):
+        # Queued, it would wait for a ZNS run that cannot send it.
+        raise DomainError(
+            _(
+                "Message %(id)s cannot go through Zalo ZNS (no access token "
+                "configured, or no ZNS template): an agent sends it by hand."
+            )
             % {"id": locked.pk}
         )
     locked.due_at = timezone.now()
@@ -1059,11 +1120,16 @@ def blocked_campaign_ids(now: datetime) -> set[int]:
     return blocked
 
 
-def messages_claim(*, worker: str, batch_size: int, now: datetime) -> list[int]:
-    """Claim up to `batch_size` due messages for `worker`, in one short transaction."""
+def messages_claim(
+    *, worker: str, batch_size: int, now: datetime, channel: str = Channel.SMS
+) -> list[int]:
+    """Claim up to `batch_size` due messages of `channel` for `worker`.
+
+    In one short transaction. Each channel has its own backend: an SMS gateway must
+    never get a Zalo message, nor ZNS an SMS.
+    """
     blocked = blocked_campaign_ids(now)
-    # The gateway backends carry SMS only: a Zalo row must never reach them.
-    queryset = Message.objects.due(now).filter(channel=Channel.SMS)
+    queryset = Message.objects.due(now).filter(channel=channel)
     if blocked:
         queryset = queryset.exclude(campaign_id__in=blocked)
     with transaction.atomic():
@@ -1176,6 +1242,8 @@ def _outgoing(message: Message) -> OutgoingMessage:
         encoding=message.encoding,
         segments=message.segments,
         channel=message.channel,
+        template_id=message.zalo_template_id,
+        template_data=message.template_data,
     )
 
 
@@ -1385,8 +1453,19 @@ def messages_dispatch_batch(
     return outcome
 
 
+def _channel_limiter(channel: str):
+    """The channel's own cap: ZNS has a quota apart from the SMS gateway's."""
+    if channel == Channel.ZALO:
+        return gateway_limiter(
+            rate=float(zalo_settings()["RATE_PER_SECOND"]),
+            key=f"{settings.MESSAGING_RATE_KEY}:zalo",
+        )
+    return gateway_limiter()
+
+
 def dispatch_run(
     *,
+    channel: str = Channel.SMS,
     backend=None,
     limiter=None,
     batch_size: int | None = None,
@@ -1395,14 +1474,17 @@ def dispatch_run(
     poll_seconds: float = 1.0,
     should_stop=None,
 ) -> DispatchResult:
-    """Claim and send due messages until none is due (or time is up, or stopped).
+    """Claim and send due messages of `channel` until none is due (or time is up).
 
-    Several runs may go at once, in any processes: they share the rate limiter and
-    never claim the same row.
+    Several runs may go at once, in any processes: they share the channel's rate
+    limiter and never claim the same row. Without a ZNS access token a Zalo run does
+    nothing: no Zalo message is queued for ZNS then, and any queued by hand wait.
     """
+    if channel == Channel.ZALO and backend is None and not zns_configured():
+        return DispatchResult()
     own_backend = backend is None
-    backend = backend or get_backend()
-    limiter = limiter or gateway_limiter()
+    backend = backend or get_backend(channel=channel)
+    limiter = limiter or _channel_limiter(channel)
     batch_size = batch_size or settings.MESSAGING_BATCH_SIZE
     started = time.monotonic()
     total = DispatchResult()
@@ -1417,7 +1499,9 @@ def dispatch_run(
             while not out_of_time():
                 now = timezone.now()
                 total.recovered += messages_recover_orphans(me=worker, now=now)
-                ids = messages_claim(worker=worker, batch_size=batch_size, now=now)
+                ids = messages_claim(
+                    worker=worker, batch_size=batch_size, now=now, channel=channel
+                )
                 if not ids:
                     if idle_exit:
                         break

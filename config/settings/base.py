@@ -270,6 +270,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "messaging.dispatch_due",
         "schedule": float(MESSAGING_SWEEP_SECONDS),
     },
+    # Zalo messages go to ZNS in a run of their own (a no-op without an access token).
+    "messaging-dispatch-due-zalo": {
+        "task": "messaging.dispatch_due",
+        "schedule": float(MESSAGING_SWEEP_SECONDS),
+        "args": ("zalo",),
+    },
     # Invitations past their deadline are settled (gift auto-assigned or expired).
     "gifts-invitations-close-due": {
         "task": "gifts.invitations_close_due_all",
