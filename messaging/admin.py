@@ -5,13 +5,14 @@ from django.contrib import admin, messages
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from eligibility.models import DomainError, Subscriber
 from messaging import encoding, services
 from messaging.models import (
+    MASK,
     PLACEHOLDERS,
     DeliveryReport,
     DoNotContact,
@@ -58,6 +59,7 @@ class MessageTemplateForm(forms.ModelForm):
             "strip_diacritics",
             "max_segments",
             "exempt_from_do_not_contact",
+            "zalo_template_id",
         ]
         widgets = {
             "body": forms.Textarea(
@@ -100,6 +102,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         "strip_diacritics",
         "exempt_from_do_not_contact",
         "max_segments",
+        "zalo_template_id",
         "preview_link",
     ]
     list_filter = ["purpose", "channel", "campaign"]
@@ -121,6 +124,19 @@ class MessageTemplateAdmin(admin.ModelAdmin):
                     "encoding, length and SMS segments with typical values."
                 )
                 % {"names": ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)},
+            },
+        ),
+        (
+            _("Zalo"),
+            {
+                "fields": ["zalo_template_id"],
+                "description": _(
+                    "Zalo channel only. With a ZNS template id and the ZNS access "
+                    "token configured on the server, messages are sent through Zalo's "
+                    "notification API: Zalo's approved template with the values of "
+                    "this text's placeholders, under the same names. Otherwise they "
+                    "wait on the agents' Zalo work list."
+                ),
             },
         ),
     ]
@@ -291,19 +307,35 @@ class MessageAdmin(admin.ModelAdmin):
         "attempts",
         "last_error",
         "gateway_message_id",
+        "zalo_template_id",
+        "template_values",
         "claimed_by",
         "claimed_at",
         "submitted_at",
         "settled_at",
         "created_at",
     ]
-    exclude = ["sealed_body"]
+    exclude = ["sealed_body", "template_data"]
     list_select_related = ["campaign"]
     show_full_result_count = False
 
     @admin.display(description=_("last error"))
     def short_error(self, obj):
         return obj.last_error[:80]
+
+    @admin.display(description=_("template data"))
+    def template_values(self, obj):
+        """A Zalo message's ZNS values, one per line; a secret is never shown."""
+        if not obj.template_data:
+            return None
+        return format_html_join(
+            "",
+            "<div><code>{}</code>: {}</div>",
+            (
+                (name, MASK if obj.sensitive and name == "password" else value)
+                for name, value in obj.template_data.items()
+            ),
+        )
 
     def has_add_permission(self, request):
         return False

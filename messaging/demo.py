@@ -199,6 +199,11 @@ TEMPLATES = [
     ),
 ]
 
+# Sample ZNS template ids for the Zalo templates: a real one is the id Zalo gives once
+# it has approved the template. The demo has no ZNS access token, so these messages
+# still wait on the agents' work list.
+ZALO_TEMPLATE_IDS = {("002-goi-ra-kv9", Purpose.ZALO_RECORD_UPDATE, ""): "231020"}
+
 # Programme 002: the points SMS twice, on 28/10 and 30/10/2022, 2 per subscriber.
 POINTS_DATES = [(1, datetime(2022, 10, 28, 9, 0)), (2, datetime(2022, 10, 30, 9, 0))]
 
@@ -223,6 +228,7 @@ def demo_load_templates() -> int:
                 "strip_diacritics": channel == Channel.SMS,
                 "exempt_from_do_not_contact": service,
                 "max_segments": 10 if channel == Channel.ZALO else 3,
+                "zalo_template_id": ZALO_TEMPLATE_IDS.get((code, purpose, variant), ""),
             },
         )
         created += new

@@ -201,6 +201,17 @@ class MessageTemplate(models.Model):
         default=3,
         help_text=_("A rendered message longer than this is held, not sent."),
     )
+    zalo_template_id = models.CharField(
+        _("Zalo ZNS template id"),
+        max_length=30,
+        blank=True,
+        help_text=_(
+            "Zalo templates only: the id Zalo gave the approved ZNS template, whose "
+            "parameters are named like the placeholders of this text. Empty, or no "
+            "ZNS access token configured: the messages go to the agents' Zalo work "
+            "list."
+        ),
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 
@@ -237,8 +248,31 @@ class MessageTemplate(models.Model):
             check_placeholders(self.body)
         except ValidationError as exc:
             raise ValidationError({"body": exc.messages}) from exc
+        self.check_channel()
         self.updated_at = timezone.now()
         super().save(*args, **kwargs)
+
+    def check_channel(self) -> None:
+        """Raise ValidationError for what the template's channel cannot carry.
+
+        A Zalo template never carries the password: ZNS parameters leave the portal
+        in clear, Zalo keeps them, and no delivery report comes back to erase a
+        sealed copy; the agents' work list would show it too. Passwords go by SMS.
+        """
+        if self.channel == Channel.ZALO and "password" in self.placeholders:
+            raise ValidationError(
+                {
+                    "body": _(
+                        "A Zalo template cannot carry {password}: ZNS parameters "
+                        "leave the portal in clear and Zalo keeps them. Send "
+                        "passwords by SMS."
+                    )
+                }
+            )
+        if self.channel != Channel.ZALO and self.zalo_template_id:
+            raise ValidationError(
+                {"zalo_template_id": _("Only Zalo templates have a ZNS template id.")}
+            )
 
     @property
     def placeholders(self) -> list[str]:
@@ -255,6 +289,7 @@ class MessageTemplate(models.Model):
             check_placeholders(self.body)
         except ValidationError as exc:
             raise ValidationError({"body": exc.messages}) from exc
+        self.check_channel()
         info = self.sample_info()
         if info.segments > self.max_segments:
             raise ValidationError(
@@ -290,7 +325,11 @@ class MessageTemplate(models.Model):
         return cached[1]
 
     def render_values(self, context: Mapping) -> dict[str, str]:
-        """Each placeholder's value as the text goes out; DomainError if one is missing."""
+        """Each placeholder's value as the customer reads it, by placeholder name.
+
+        These are also a Zalo message's ZNS template parameters. DomainError names
+        a missing value.
+        """
         strip = self.strip_diacritics
         values = {}
         for field in self._prepared().fields:
@@ -559,6 +598,18 @@ class Message(models.Model):
     last_error = models.TextField(_("last error"), blank=True)
     gateway_message_id = models.CharField(
         _("gateway message id"), max_length=100, blank=True
+    )
+    # A Zalo message is rendered whole when it is written, like the SMS text: the
+    # ZNS template it goes with and that template's parameter values. Changing the
+    # template later never pairs old values with another ZNS template.
+    zalo_template_id = models.CharField(
+        _("Zalo ZNS template id"), max_length=30, blank=True
+    )
+    template_data = models.JSONField(
+        _("template data"),
+        null=True,
+        blank=True,
+        help_text=_("Zalo messages: the ZNS template's parameter values."),
     )
     claimed_by = models.CharField(_("claimed by"), max_length=100, blank=True)
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)

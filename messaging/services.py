@@ -3,11 +3,13 @@
 Domain apps call `message_enqueue` / `messages_enqueue_bulk` inside their own
 transaction, so a message exists exactly when the event that causes it was committed.
 Dispatch workers (`dispatch_run`, from the Celery sweep or the `messaging_dispatch`
-command) claim due rows and hand them to the gateway backend.
+command) claim due rows of one channel and hand them to that channel's backend: SMS
+to the gateway, Zalo to Zalo's notification API (ZNS) when it is configured.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -33,6 +35,7 @@ from campaigns.models import Campaign
 from eligibility.models import DomainError
 from messaging import encoding, sealing
 from messaging.backends import OutgoingMessage, SendResult, get_backend
+from messaging.backends.zalo import zalo_settings, zns_configured
 from messaging.limiter import gateway_limiter
 from messaging.models import (
     MASK,
@@ -133,6 +136,17 @@ class _Rendered:
     segments: int
     status: str
     last_error: str
+    template_data: dict | None = None
+
+
+def _goes_by_zns(template: MessageTemplate) -> bool:
+    """Whether the template's Zalo messages are sent through ZNS, not by hand."""
+    return (
+        template.channel == Channel.ZALO
+        and bool(template.zalo_template_id)
+        and not template.sensitive
+        and zns_configured()
+    )
 
 
 def _render(
@@ -146,6 +160,7 @@ def _render(
     sensitive: bool,
     msisdn: str | None = None,
     seal=sealing.seal,
+    by_zns: bool = False,
 ) -> _Rendered:
     """One message's row values. `msisdn` is the normalised number when the caller
     has it already; `seal` a `sealing.sealer()` when it renders many."""
@@ -169,12 +184,18 @@ def _render(
     body = text
     if sensitive:
         sealed = seal(text)
-        values["password"] = MASK
-        body = template.render_text(values)
+        body = template.render_text({**values, "password": MASK})
     status, error = Status.QUEUED, ""
+    template_data = None
     if template.channel == Channel.ZALO:
-        # No Zalo API backend yet: agents send these by hand from their work list.
-        status, error = Status.HELD, _("Zalo work list: an agent sends this by hand.")
+        # Kept even for the work list, so that the message can go through ZNS once
+        # it is configured; never a secret (a Zalo template cannot carry one).
+        template_data = None if sensitive else values
+        if not by_zns:
+            status, error = (
+                Status.HELD,
+                _("Zalo work list: an agent sends this by hand."),
+            )
     if info.segments > template.max_segments:
         status = Status.HELD
         error = _(
@@ -194,7 +215,15 @@ def _render(
     if blocked:
         status, error = Status.CANCELLED, _("The number is on the do-not-contact list.")
     return _Rendered(
-        msisdn, sequence, body, sealed, info.encoding, info.segments, status, error
+        msisdn,
+        sequence,
+        body,
+        sealed,
+        info.encoding,
+        info.segments,
+        status,
+        error,
+        template_data,
     )
 
 
@@ -264,7 +293,9 @@ def message_enqueue(
     the first row. A number on the do-not-contact list (unless the template is a
     service message), or past the campaign's cap, gives a cancelled row saying why;
     a text over the template's segment limit gives a held row; an invalid number a
-    failed one: each is visible in the admin, none is sent.
+    failed one: each is visible in the admin, none is sent. A Zalo message is queued
+    for ZNS when it is configured and the template names a ZNS template, and held on
+    the agents' work list otherwise.
     """
     template = template or template_for(
         campaign=campaign, purpose=purpose, variant=variant, channel=channel
@@ -304,6 +335,7 @@ def message_enqueue(
         blocked=blocked,
         over_cap=over_cap,
         sensitive=template.sensitive,
+        by_zns=_goes_by_zns(template),
     )
     now = timezone.now()
     message = Message(
@@ -321,6 +353,8 @@ def message_enqueue(
         segments=rendered.segments,
         status=rendered.status,
         last_error=rendered.last_error,
+        zalo_template_id=template.zalo_template_id,
+        template_data=rendered.template_data,
         due_at=_due_at(
             template=template,
             sequence=sequence,
@@ -364,6 +398,7 @@ _ROW_COLUMNS = (
     "segments",
     "status",
     "last_error",
+    "template_data",
 )
 _SHARED_COLUMNS = (
     "campaign_id",
@@ -377,6 +412,7 @@ _SHARED_COLUMNS = (
     "gateway_message_id",
     "claimed_by",
     "created_at",
+    "zalo_template_id",
 )
 _COLUMNS = _ROW_COLUMNS + _SHARED_COLUMNS
 
@@ -410,6 +446,13 @@ def _binary_int2(value: int) -> bytes:
     return b"\x00\x00\x00\x02" + struct.pack(">h", value)
 
 
+def _binary_jsonb(value: dict | None) -> bytes:
+    # jsonb's binary form: a version byte, then the JSON text.
+    return (
+        _NULL if value is None else _binary_bytes(b"\x01" + json.dumps(value).encode())
+    )
+
+
 def _binary_timestamptz(value: datetime) -> bytes:
     return _binary_int8((value - _POSTGRES_EPOCH) // timedelta(microseconds=1))
 
@@ -427,6 +470,7 @@ def _copy_row(rendered: _Rendered, shared: bytes) -> bytes:
             _binary_int2(rendered.segments),
             _binary_text(rendered.status),
             _binary_text(rendered.last_error),
+            _binary_jsonb(rendered.template_data),
             shared,
         )
     )
@@ -442,6 +486,7 @@ def _copy_shared(
     sensitive: bool,
     due_at: datetime,
     created_at: datetime,
+    zalo_template_id: str,
 ) -> bytes:
     """The shared columns' values, the same tail of every row of one call."""
     return b"".join(
@@ -457,6 +502,7 @@ def _copy_shared(
             _binary_text(""),  # gateway_message_id
             _binary_text(""),  # claimed_by
             _binary_timestamptz(created_at),
+            _binary_text(zalo_template_id),
         )
     )
 
@@ -574,8 +620,8 @@ def _queued_row_maker(
     max_segments = template.max_segments
     encodings = {name: _binary_text(name) for name in (encoding.GSM7, encoding.UCS2)}
     sequence_field = _binary_int8(sequence)
-    # status queued, last_error empty, then the shared columns
-    tail = _binary_text(Status.QUEUED.value) + _binary_text("") + shared
+    # status queued, last_error empty, no ZNS values, then the shared columns
+    tail = _binary_text(Status.QUEUED.value) + _binary_text("") + _NULL + shared
     length = _LENGTH
 
     def row_of(number: str, row: Mapping) -> bytes | None:
@@ -677,6 +723,7 @@ def messages_enqueue_bulk(
         "",
         "",
         now,
+        template.zalo_template_id,
     )
     postgresql = connection.vendor == "postgresql"
     shared_row = _copy_shared(
@@ -688,8 +735,10 @@ def messages_enqueue_bulk(
         sensitive=sensitive,
         due_at=due,
         created_at=now,
+        zalo_template_id=template.zalo_template_id,
     )
     seal = sealing.sealer()
+    by_zns = _goes_by_zns(template)
     capped = (
         config.cap_per_subscriber is not None
         and not template.exempt_from_do_not_contact
@@ -742,6 +791,7 @@ def messages_enqueue_bulk(
             over_cap=over_cap,
             sensitive=sensitive,
             seal=seal,
+            by_zns=by_zns,
         )
         result.rows += 1
         status = rendered.status
@@ -784,6 +834,7 @@ def messages_enqueue_bulk(
                     rendered.segments,
                     rendered.status,
                     rendered.last_error,
+                    rendered.template_data,
                     *shared,
                 )
                 for rendered in (rendered(*checks) for checks in checked(chunk))
@@ -954,6 +1005,19 @@ def message_retry(*, message: Message, actor=None) -> Message:
     if locked.sensitive and not locked.sealed_body:
         raise DomainError(
             _("Message %(id)s carried a secret that was erased; it cannot be re-sent.")
+            % {"id": locked.pk}
+        )
+    if locked.channel == Channel.ZALO and not (
+        locked.zalo_template_id
+        and locked.template_data is not None
+        and zns_configured()
+    ):
+        # Queued, it would wait for a ZNS run that cannot send it.
+        raise DomainError(
+            _(
+                "Message %(id)s cannot go through Zalo ZNS (no access token "
+                "configured, or no ZNS template): an agent sends it by hand."
+            )
             % {"id": locked.pk}
         )
     locked.due_at = timezone.now()
@@ -1347,11 +1411,16 @@ def blocked_campaign_ids(now: datetime) -> set[int]:
     return blocked
 
 
-def messages_claim(*, worker: str, batch_size: int, now: datetime) -> list[int]:
-    """Claim up to `batch_size` due messages for `worker`, in one short transaction."""
+def messages_claim(
+    *, worker: str, batch_size: int, now: datetime, channel: str = Channel.SMS
+) -> list[int]:
+    """Claim up to `batch_size` due messages of `channel` for `worker`.
+
+    In one short transaction. Each channel has its own backend: an SMS gateway must
+    never get a Zalo message, nor ZNS an SMS.
+    """
     blocked = blocked_campaign_ids(now)
-    # The gateway backends carry SMS only: a Zalo row must never reach them.
-    queryset = Message.objects.due(now).filter(channel=Channel.SMS)
+    queryset = Message.objects.due(now).filter(channel=channel)
     if blocked:
         queryset = queryset.exclude(campaign_id__in=blocked)
     with transaction.atomic():
@@ -1464,6 +1533,8 @@ def _outgoing(message: Message) -> OutgoingMessage:
         encoding=message.encoding,
         segments=message.segments,
         channel=message.channel,
+        template_id=message.zalo_template_id,
+        template_data=message.template_data,
     )
 
 
@@ -1673,8 +1744,19 @@ def messages_dispatch_batch(
     return outcome
 
 
+def _channel_limiter(channel: str):
+    """The channel's own cap: ZNS has a quota apart from the SMS gateway's."""
+    if channel == Channel.ZALO:
+        return gateway_limiter(
+            rate=float(zalo_settings()["RATE_PER_SECOND"]),
+            key=f"{settings.MESSAGING_RATE_KEY}:zalo",
+        )
+    return gateway_limiter()
+
+
 def dispatch_run(
     *,
+    channel: str = Channel.SMS,
     backend=None,
     limiter=None,
     batch_size: int | None = None,
@@ -1683,14 +1765,17 @@ def dispatch_run(
     poll_seconds: float = 1.0,
     should_stop=None,
 ) -> DispatchResult:
-    """Claim and send due messages until none is due (or time is up, or stopped).
+    """Claim and send due messages of `channel` until none is due (or time is up).
 
-    Several runs may go at once, in any processes: they share the rate limiter and
-    never claim the same row.
+    Several runs may go at once, in any processes: they share the channel's rate
+    limiter and never claim the same row. Without a ZNS access token a Zalo run does
+    nothing: no Zalo message is queued for ZNS then, and any queued by hand wait.
     """
+    if channel == Channel.ZALO and backend is None and not zns_configured():
+        return DispatchResult()
     own_backend = backend is None
-    backend = backend or get_backend()
-    limiter = limiter or gateway_limiter()
+    backend = backend or get_backend(channel=channel)
+    limiter = limiter or _channel_limiter(channel)
     batch_size = batch_size or settings.MESSAGING_BATCH_SIZE
     started = time.monotonic()
     total = DispatchResult()
@@ -1705,7 +1790,9 @@ def dispatch_run(
             while not out_of_time():
                 now = timezone.now()
                 total.recovered += messages_recover_orphans(me=worker, now=now)
-                ids = messages_claim(worker=worker, batch_size=batch_size, now=now)
+                ids = messages_claim(
+                    worker=worker, batch_size=batch_size, now=now, channel=channel
+                )
                 if not ids:
                     if idle_exit:
                         break

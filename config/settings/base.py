@@ -235,6 +235,23 @@ MESSAGING_KANNEL = {
     # but one at a time would leave most of the rate cap unused.
     "POOL_SIZE": env.int("MESSAGING_KANNEL_POOL_SIZE", default=32),
 }
+# Zalo notifications (ZNS): Zalo-channel messages whose template names an approved
+# ZNS template go to Zalo's API; without an access token they all wait on the
+# agents' Zalo work list.
+MESSAGING_ZALO_BACKEND = env(
+    "MESSAGING_ZALO_BACKEND", default="messaging.backends.zalo.ZaloZnsBackend"
+)
+MESSAGING_ZALO = {
+    "ZNS_URL": env(
+        "MESSAGING_ZALO_ZNS_URL",
+        default="https://business.openapi.zalo.me/message/template",
+    ),
+    "ACCESS_TOKEN": env("MESSAGING_ZALO_ACCESS_TOKEN", default=""),
+    "TIMEOUT": env.float("MESSAGING_ZALO_TIMEOUT", default=10.0),
+    "POOL_SIZE": env.int("MESSAGING_ZALO_POOL_SIZE", default=4),
+    # ZNS's own cap, apart from the SMS gateway's (its limiter has a key of its own).
+    "RATE_PER_SECOND": env.float("MESSAGING_ZALO_RATE_PER_SECOND", default=10.0),
+}
 MESSAGING_SMPP = {
     "HOST": env("MESSAGING_SMPP_HOST", default="127.0.0.1"),
     "PORT": env.int("MESSAGING_SMPP_PORT", default=2775),
@@ -252,6 +269,12 @@ CELERY_BEAT_SCHEDULE = {
     "messaging-dispatch-due": {
         "task": "messaging.dispatch_due",
         "schedule": float(MESSAGING_SWEEP_SECONDS),
+    },
+    # Zalo messages go to ZNS in a run of their own (a no-op without an access token).
+    "messaging-dispatch-due-zalo": {
+        "task": "messaging.dispatch_due",
+        "schedule": float(MESSAGING_SWEEP_SECONDS),
+        "args": ("zalo",),
     },
     # Invitations past their deadline are settled (gift auto-assigned or expired).
     "gifts-invitations-close-due": {

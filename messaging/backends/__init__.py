@@ -9,10 +9,15 @@ never touches the outbox itself (the dispatcher records the result). Those shipp
 - `messaging.backends.kannel.KannelBackend`: Kannel's sendsms HTTP interface, with a
   dlr-url back to `messaging.views.kannel_dlr`;
 - `messaging.backends.smpp.SmppBackend`: binds to the SMSC directly with smpplib.
+
+Zalo messages have a backend of their own, `MESSAGING_ZALO_BACKEND`:
+`messaging.backends.zalo.ZaloZnsBackend` (Zalo's ZNS API). Each channel is dispatched
+in a run of its own, so an SMS gateway never gets a Zalo message nor ZNS an SMS.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -28,6 +33,9 @@ class OutgoingMessage:
     encoding: str
     segments: int
     channel: str = "sms"
+    # Zalo: the approved ZNS template and its parameter values.
+    template_id: str = ""
+    template_data: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,14 @@ class BaseBackend:
         pass
 
 
-def get_backend(path: str | None = None, **options) -> BaseBackend:
-    """An instance of the configured backend (or of `path`)."""
-    path = path or settings.MESSAGING_BACKEND
+def get_backend(
+    path: str | None = None, *, channel: str = "sms", **options
+) -> BaseBackend:
+    """An instance of the backend configured for `channel` (or of `path`)."""
+    if path is None:
+        path = (
+            settings.MESSAGING_ZALO_BACKEND
+            if channel == "zalo"
+            else settings.MESSAGING_BACKEND
+        )
     return import_string(path)(**options)

@@ -74,3 +74,20 @@ def kannel(live_server):
 def kannel_settings(kannel, live_server, settings):
     settings.MESSAGING_KANNEL = kannel.backend_settings(live_server.url)
     return settings.MESSAGING_KANNEL
+
+
+@pytest.fixture
+def zns(settings):
+    """A real HTTP server playing Zalo's ZNS API, and the settings that point at it."""
+    from tests.messaging.zns_server import FakeZns
+
+    server = FakeZns().start()
+    settings.MESSAGING_ZALO = {
+        **settings.MESSAGING_ZALO,
+        "ZNS_URL": server.url,
+        "ACCESS_TOKEN": "zns-test-token",
+        "TIMEOUT": 2.0,
+        "RATE_PER_SECOND": 1000.0,
+    }
+    yield server
+    server.stop()

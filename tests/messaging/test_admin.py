@@ -6,7 +6,7 @@ from eligibility import services as eligibility_services
 from eligibility.models import ImportKind, Subscriber
 from eligibility.synthetic import generate_snapshot
 from messaging import services
-from messaging.models import DoNotContact, Message, MessagingSettings
+from messaging.models import DoNotContact, Message, MessageTemplate, MessagingSettings
 from tests.factories import SnapshotFactory
 
 
@@ -121,3 +121,71 @@ def test_unknown_message_is_settled_by_staff_in_the_outbox(staff_client, invitat
     message.refresh_from_db()
     assert message.status == "delivered"
     assert message.events.get().actor.username == "cskh"
+
+
+def zalo_template_form(campaign, body, zalo_template_id):
+    return {
+        "campaign": campaign.pk,
+        "purpose": "zalo_record_update",
+        "variant": "",
+        "channel": "zalo",
+        "name": "",
+        "sender": "MobiFone Miền Tây",
+        "body": body,
+        "max_segments": 10,
+        "zalo_template_id": zalo_template_id,
+        "schedules-TOTAL_FORMS": 0,
+        "schedules-INITIAL_FORMS": 0,
+    }
+
+
+def test_staff_give_a_zalo_template_its_zns_template_id(staff_client, campaign):
+    response = staff_client.post(
+        reverse("admin:messaging_messagetemplate_add"),
+        zalo_template_form(campaign, "Chào {name}", "250001"),
+    )
+    assert response.status_code == 302
+    template = MessageTemplate.objects.get(channel="zalo")
+    assert template.zalo_template_id == "250001"
+
+    page = staff_client.get(
+        reverse("admin:messaging_messagetemplate_change", args=[template.pk])
+    ).content.decode()
+    assert 'name="zalo_template_id"' in page
+    assert 'value="250001"' in page
+    assert "Mã mẫu ZNS của Zalo" in page
+
+
+def test_zalo_template_with_a_password_is_refused_in_the_admin(staff_client, campaign):
+    response = staff_client.post(
+        reverse("admin:messaging_messagetemplate_add"),
+        zalo_template_form(campaign, "Mật khẩu: {password}", "250001"),
+    )
+    assert response.status_code == 200
+    assert "Mẫu Zalo không được chứa {password}" in response.content.decode()
+    assert not MessageTemplate.objects.exists()
+
+
+def test_message_page_shows_the_zns_values_read_only(staff_client, campaign):
+    MessageTemplate.objects.create(
+        campaign=campaign,
+        purpose="zalo_record_update",
+        channel="zalo",
+        body="Chào {name}",
+        strip_diacritics=False,
+        max_segments=10,
+        zalo_template_id="250001",
+    )
+    message = services.message_enqueue(
+        campaign=campaign,
+        msisdn="0901234567",
+        purpose="zalo_record_update",
+        channel="zalo",
+        context={"name": "Nguyễn Văn An"},
+    )
+    page = staff_client.get(
+        reverse("admin:messaging_message_change", args=[message.pk])
+    ).content.decode()
+    assert "<code>name</code>: Nguyễn Văn An" in page
+    assert "250001" in page
+    assert 'name="template_data"' not in page

@@ -1,3 +1,4 @@
+from messaging import services
 from messaging.demo import demo_load_templates
 from messaging.encoding import text_info
 from messaging.models import Channel, MessageTemplate, Schedule
@@ -32,3 +33,20 @@ def test_demo_templates_cover_the_seed_messages_and_fit(db):
     assert invitation.sensitive
     # The seed text is 307 characters without marks: three SMS.
     assert text_info(invitation.render(invitation.sample_context())).segments == 3
+
+
+def test_demo_zalo_template_names_a_zns_template_but_waits_for_agents(db):
+    campaign = CampaignFactory(code="002-goi-ra-kv9")
+    demo_load_templates()
+    zalo = MessageTemplate.objects.get(channel=Channel.ZALO)
+    assert zalo.zalo_template_id == "231020"
+    # No ZNS access token in the demo: the work list, as before.
+    message = services.message_enqueue(
+        campaign=campaign,
+        msisdn="0901234567",
+        purpose="zalo_record_update",
+        channel="zalo",
+        context={},
+    )
+    assert message.status == "held"
+    assert message.zalo_template_id == "231020"

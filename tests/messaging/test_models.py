@@ -33,6 +33,42 @@ def test_template_too_long_for_its_limit_is_refused_by_clean(campaign):
     assert "needs 3 SMS segments" in str(error.value)
 
 
+def test_zalo_template_cannot_carry_a_password(campaign):
+    template = MessageTemplate(
+        campaign=campaign,
+        purpose="zalo_record_update",
+        channel="zalo",
+        body="Mật khẩu của Quý khách: {password}",
+        zalo_template_id="250002",
+    )
+    with pytest.raises(ValidationError) as error:
+        template.save()
+    assert "cannot carry {password}" in str(error.value.message_dict["body"])
+    assert not MessageTemplate.objects.exists()
+
+
+def test_only_zalo_templates_take_a_zns_template_id(campaign):
+    template = MessageTemplate(
+        campaign=campaign, purpose="points", body="{points}", zalo_template_id="1"
+    )
+    with pytest.raises(ValidationError) as error:
+        template.full_clean()
+    assert "Only Zalo templates" in str(error.value.message_dict["zalo_template_id"])
+
+
+def test_zalo_values_are_the_placeholders_as_the_customer_reads_them(campaign):
+    template = MessageTemplateFactory(
+        campaign=campaign,
+        channel="zalo",
+        purpose="points",
+        body="Chào {name}, {points} điểm",
+        strip_diacritics=False,
+    )
+    values = template.render_values({"name": "Bình", "points": 1250, "gift": "x"})
+    assert values == {"name": "Bình", "points": "1.250"}
+    assert template.render_text(values) == "Chào Bình, 1.250 điểm"
+
+
 def test_render_strips_marks_and_formats_values(invitation):
     from datetime import datetime
     from zoneinfo import ZoneInfo
