@@ -120,6 +120,62 @@ def test_good_csv_is_imported_with_numbers_normalised(tmp_path):
     assert snapshot.subscriber_count == 6
 
 
+def test_every_column_type_reaches_the_partition_as_typed(tmp_path):
+    # The rows go in COPY's binary format, which must match each column's type:
+    # smallint, integer, numeric(4,3), jsonb, dates and flags.
+    snapshot = SnapshotFactory()
+    headers = [
+        *SUBSCRIBER_HEADERS,
+        "loyalty_points",
+        "vlr_days_7",
+        "is_premium",
+        "churn_risk",
+        "ghi chú",
+    ]
+    risks = ["0.12345", "0,5", "0.9995", ".0005", "1", "0.00049999999999", ""]
+    rows = [
+        subscriber_row(
+            f"090123456{i}",
+            company=str(i + 1),
+            loyalty_points="2000000000" if i == 0 else str(i),
+            vlr_days_7=str(i),
+            is_premium="có" if i % 2 else "0",
+            churn_risk=risk,
+            birth_date="1999-02-28" if i == 0 else "",
+            **{"ghi chú": 'Khách "VIP"\\ số 1' if i == 0 else ""},
+        )
+        for i, risk in enumerate(risks)
+    ]
+    path = write_csv(tmp_path / "tb.csv", headers, rows)
+
+    job = services.import_file(
+        kind=ImportKind.SUBSCRIBERS, path=path, snapshot=snapshot, commit=True
+    )
+
+    assert (job.valid_rows, job.rejected_rows) == (7, 0)
+    got = {
+        s.msisdn[-1]: s
+        for s in Subscriber.objects.filter(snapshot=snapshot).order_by("msisdn")
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT x::numeric(4,3) FROM unnest(%s::text[]) x",
+            [[r.replace(",", ".") or None for r in risks]],
+        )
+        as_postgres_rounds = [row[0] for row in cursor.fetchall()]
+    assert [got[str(i)].churn_risk for i in range(7)] == as_postgres_rounds
+    assert [got[str(i)].company for i in range(7)] == [1, 2, 3, 4, 5, 6, 7]
+    assert got["0"].loyalty_points == 2_000_000_000
+    assert [got[str(i)].vlr_days_7 for i in range(7)] == list(range(7))
+    assert [got[str(i)].is_premium for i in range(3)] == [False, True, False]
+    assert got["0"].birth_date == date(1999, 2, 28)
+    assert got["1"].birth_date is None
+    assert got["0"].contract_date == date(2001, 5, 3)
+    assert got["0"].full_name == "Nguyễn Văn An"
+    assert got["0"].extra == {"ghi chú": 'Khách "VIP"\\ số 1'}
+    assert got["1"].extra == {}
+
+
 def test_bad_rows_are_reported_with_row_numbers_and_reasons(tmp_path):
     snapshot = SnapshotFactory()
     path = write_csv(
