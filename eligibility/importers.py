@@ -166,7 +166,16 @@ SUBSCRIBER_COLUMNS = [
     Column(
         "loyalty_tier", "text", max_length=40, aliases=("hang hoi vien",), default=""
     ),
-    Column("loyalty_points", "int", aliases=("diem", "diem kndl"), default=0),
+    # The database column is a 32-bit integer: a bigger value must be a rejected
+    # row naming the column, not a failed import.
+    Column(
+        "loyalty_points",
+        "int",
+        min_value=-(2**31),
+        max_value=2**31 - 1,
+        aliases=("diem", "diem kndl"),
+        default=0,
+    ),
     Column(
         "line_kind",
         "choice",

@@ -372,6 +372,21 @@ def test_xlsx_declaring_a_million_rows_but_filling_ten_reads_ten(tmp_path):
     assert (job.total_rows, job.valid_rows) == (10, 10)
 
 
+def test_points_too_big_for_the_column_are_a_rejected_row(tmp_path):
+    headers = [*SUBSCRIBER_HEADERS, "loyalty_points"]
+    rows = [
+        subscriber_row("0901000001", loyalty_points="2147483647"),
+        subscriber_row("0901000002", loyalty_points="3000000000"),
+    ]
+    path = write_csv(tmp_path / "tb.csv", headers, rows)
+    job = check(path, snapshot=SnapshotFactory())
+    problems = rejections(job)
+    assert set(problems) == {3}
+    assert "loyalty_points" in problems[3]
+    services.import_job_commit(job_id=job.pk)
+    assert Subscriber.objects.get().loyalty_points == 2147483647
+
+
 def test_billing_negative_revenue_and_bad_cycle_are_rejected(tmp_path):
     snapshot = SnapshotFactory()
     headers = ["msisdn", "cycle", "revenue_total", "revenue_voice"]
