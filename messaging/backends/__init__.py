@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import urllib3
 from django.conf import settings
 from django.utils.module_loading import import_string
 
@@ -94,6 +95,36 @@ class BaseBackend:
 
     def close(self) -> None:
         pass
+
+
+class PooledHttpBackend(BaseBackend):
+    """A backend that posts each message over HTTP from a pool of connections.
+
+    `load_settings` gives the backend's configuration merged with `options`; its
+    POOL_SIZE, CONNECT_TIMEOUT and TIMEOUT size the pool. urllib3's pool is
+    thread-safe, so the dispatcher may keep one send per pooled connection in flight.
+    """
+
+    @staticmethod
+    def load_settings(**options) -> dict:
+        raise NotImplementedError
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.config = self.load_settings(**options)
+        self.concurrency = int(self.config["POOL_SIZE"])
+        self.http = urllib3.PoolManager(
+            maxsize=self.concurrency,
+            block=True,
+            retries=False,
+            timeout=urllib3.Timeout(
+                connect=float(self.config["CONNECT_TIMEOUT"]),
+                read=float(self.config["TIMEOUT"]),
+            ),
+        )
+
+    def close(self) -> None:
+        self.http.clear()
 
 
 def get_backend(

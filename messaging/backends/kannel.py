@@ -20,7 +20,7 @@ import urllib3
 from django.conf import settings
 from django.urls import reverse
 
-from messaging.backends import BaseBackend, OutgoingMessage, SendResult
+from messaging.backends import OutgoingMessage, PooledHttpBackend, SendResult
 from messaging.encoding import UCS2
 
 DEFAULTS = {
@@ -62,21 +62,8 @@ def dlr_url(config: dict, message_id: int) -> str:
     return f"{base}{reverse('messaging:kannel_dlr')}?{query}&type=%d{part}&reply=%A"
 
 
-class KannelBackend(BaseBackend):
-    def __init__(self, **options):
-        super().__init__(**options)
-        self.config = kannel_settings(**options)
-        # urllib3's pool is thread-safe: one submission per pooled connection.
-        self.concurrency = int(self.config["POOL_SIZE"])
-        self.http = urllib3.PoolManager(
-            maxsize=int(self.config["POOL_SIZE"]),
-            block=True,
-            retries=False,
-            timeout=urllib3.Timeout(
-                connect=float(self.config["CONNECT_TIMEOUT"]),
-                read=float(self.config["TIMEOUT"]),
-            ),
-        )
+class KannelBackend(PooledHttpBackend):
+    load_settings = staticmethod(kannel_settings)
 
     def params(self, message: OutgoingMessage) -> dict:
         params = {
@@ -115,6 +102,3 @@ class KannelBackend(BaseBackend):
                 f"Kannel {response.status}: {body}", gateway_down=True
             )
         return SendResult.permanent(f"Kannel {response.status}: {body}")
-
-    def close(self) -> None:
-        self.http.clear()

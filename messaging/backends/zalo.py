@@ -25,7 +25,7 @@ import json
 import urllib3
 from django.conf import settings
 
-from messaging.backends import BaseBackend, OutgoingMessage, SendResult
+from messaging.backends import OutgoingMessage, PooledHttpBackend, SendResult
 
 DEFAULTS = {
     "ZNS_URL": "https://business.openapi.zalo.me/message/template",
@@ -100,21 +100,8 @@ def _json_answer(body: bytes) -> dict | None:
     return answer
 
 
-class ZaloZnsBackend(BaseBackend):
-    def __init__(self, **options):
-        super().__init__(**options)
-        self.config = zalo_settings(**options)
-        # urllib3's pool is thread-safe: one send per pooled connection.
-        self.concurrency = int(self.config["POOL_SIZE"])
-        self.http = urllib3.PoolManager(
-            maxsize=int(self.config["POOL_SIZE"]),
-            block=True,
-            retries=False,
-            timeout=urllib3.Timeout(
-                connect=float(self.config["CONNECT_TIMEOUT"]),
-                read=float(self.config["TIMEOUT"]),
-            ),
-        )
+class ZaloZnsBackend(PooledHttpBackend):
+    load_settings = staticmethod(zalo_settings)
 
     def payload(self, message: OutgoingMessage) -> dict:
         return {
@@ -164,6 +151,3 @@ class ZaloZnsBackend(BaseBackend):
                 f"Zalo ZNS HTTP {response.status} without a result: {text}"
             )
         return SendResult.permanent(f"Zalo ZNS HTTP {response.status}: {text}")
-
-    def close(self) -> None:
-        self.http.clear()
