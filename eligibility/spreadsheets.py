@@ -318,7 +318,38 @@ class TableFile:
 
     # --- XLSX -----------------------------------------------------------------------
 
-    def _xlsx_rows(self) -> Iterator[list[str]]:
+    def iter_xlsx_columns(self, rows_per_block: int) -> Iterator[list]:
+        """The data rows of an XLSX in blocks, each as len(headers) columns of text.
+
+        Cells become text as iter_rows() says, but a column at a time: a column
+        holding only text (every column of a sheet saved from a CSV, most of a
+        typical export) is taken as it is, with no work per cell. Text is not
+        stripped here; the checks trim every cell.
+        """
+        if self.format != "xlsx":
+            raise ValueError("iter_xlsx_columns() reads XLSX files only.")
+        width = len(self.headers)
+        block: list[list] = []
+        pending_blank: list[list] = []
+        for raw in self._xlsx_raw_rows():
+            row = raw[:width]
+            if len(row) < width:
+                row = row + [""] * (width - len(row))
+            # Held back until a row with data follows, as in iter_rows().
+            if row.count("") == width:
+                pending_blank.append(row)
+                continue
+            if pending_blank:
+                block += pending_blank
+                pending_blank = []
+            block.append(row)
+            if len(block) >= rows_per_block:
+                yield _columns_as_text(block, width)
+                block = []
+        if block:
+            yield _columns_as_text(block, width)
+
+    def _xlsx_raw_rows(self) -> Iterator[list]:
         rows = self._pending_rows
         self._pending_rows = None
         if rows is None:
@@ -326,6 +357,10 @@ class TableFile:
             _check_archive(self.path, self.original_name)
             rows = _load_sheet_rows(self.path, self.original_name)
             next(rows, None)
+        return rows
+
+    def _xlsx_rows(self) -> Iterator[list[str]]:
+        rows = self._xlsx_raw_rows()
         width = len(self.headers)
         padding = [""] * width
         pending_blank = 0
@@ -643,6 +678,20 @@ def _load_sheet_rows(path: Path, name: str) -> _SheetRows:
     if sheet is None or sheet.start is None:
         return _SheetRows(iter(()), 0)
     return _SheetRows(iter(sheet.iter_rows()), sheet.start[1])
+
+
+def _columns_as_text(rows: list[list], width: int) -> list:
+    """The columns of equally long rows, every cell as text (see _cell_text)."""
+    if not rows:
+        return [() for _column in range(width)]
+    columns = []
+    for column in zip(*rows, strict=True):
+        # The type test runs in C, per cell; the conversion in Python, per cell.
+        if set(map(type, column)) == {str}:
+            columns.append(column)
+        else:
+            columns.append([v if type(v) is str else _cell_text(v) for v in column])
+    return columns
 
 
 def _cell_text(value) -> str:

@@ -3,7 +3,7 @@
 import csv
 import io
 import zipfile
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import openpyxl
@@ -347,6 +347,44 @@ def test_xlsx_numbers_stored_as_numbers_are_read_as_msisdns(tmp_path):
     ]
 
 
+def test_xlsx_cells_of_every_kind_and_a_blank_row_keep_values_and_row_numbers(
+    tmp_path,
+):
+    # The sheet is read a column at a time: a column of text is taken as it is, a
+    # column mixing numbers, dates and text is converted cell by cell.
+    snapshot = SnapshotFactory()
+    base = subscriber_row("")
+    headers = [*SUBSCRIBER_HEADERS, "loyalty_points"]
+    row = {**base, "loyalty_points": "7"}
+
+    def cells(msisdn, **changes):
+        values = {**row, **changes}
+        return [msisdn, *(values[h] for h in headers[1:])]
+
+    path = _xlsx(
+        tmp_path / "tb.xlsx",
+        headers,
+        [
+            cells("0901234567", contract_date=datetime(2019, 8, 27), loyalty_points=12),
+            cells(" 0901234568 ", full_name="  Trần Thị Bình  ", loyalty_points=3.0),
+            [None] * len(headers),  # a blank row in the middle: row 4
+            cells("0901234569", contract_date="31/02/2010"),  # row 5: no such day
+        ],
+    )
+
+    job = services.import_file(
+        kind=ImportKind.SUBSCRIBERS, path=path, snapshot=snapshot, commit=True
+    )
+
+    assert (job.valid_rows, job.rejected_rows) == (2, 1)
+    assert list(rejections(job)) == [5]
+    got = {s.msisdn: s for s in Subscriber.objects.filter(snapshot=snapshot)}
+    assert got["84901234567"].contract_date == date(2019, 8, 27)
+    assert got["84901234567"].loyalty_points == 12
+    assert got["84901234568"].full_name == "Trần Thị Bình"
+    assert got["84901234568"].loyalty_points == 3
+
+
 def test_xlsx_declaring_a_million_rows_but_filling_ten_reads_ten(tmp_path):
     snapshot = SnapshotFactory()
     base = subscriber_row("")
@@ -446,10 +484,12 @@ def test_failed_commit_leaves_previous_data_as_it_was(tmp_path):
         [subscriber_row("0911111111"), subscriber_row("0922222222")],
     )
     job = check(new, snapshot=snapshot)
-    # The loaded rows are damaged before the commit (moved to another snapshot): the
-    # partition's bound check fails inside the commit's transaction.
+    # The loaded rows are damaged before the commit (moved to another snapshot, past
+    # the check that guards them): ATTACH finds rows outside the partition's bound
+    # inside the commit's transaction.
     loading = f"eligibility_subscriber_job{job.pk}"
     with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {loading} DROP CONSTRAINT {loading}_bound")
         cursor.execute(f"UPDATE {loading} SET snapshot_id = snapshot_id + 1000")
 
     with pytest.raises(Exception):  # noqa: B017 - the database's own error
