@@ -14,8 +14,10 @@ from io import BytesIO
 from urllib.parse import urlencode
 from wsgiref.util import setup_testing_defaults
 
+import psycopg
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.utils import translation
 
 from config.wsgi import GatewayCallbackHandler, application
@@ -245,3 +247,50 @@ def test_staff_login_through_the_served_application_keeps_session_and_csrf(
     assert logged_in.status_code == 302
     session = logged_in.cookies["sessionid"]
     assert serve("/admin/", cookies={"sessionid": session}).status_code == 200
+
+
+def backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def test_gateway_callbacks_keep_their_connection_until_its_max_age(
+    submitted_message, monkeypatch
+):
+    kept = backend_pid()
+    gateway(DLR, ref=submitted_message.pk, type="8")
+    assert backend_pid() == kept
+
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
+    connection.close()
+    gateway(DLR, ref=submitted_message.pk, type="1")
+    # Closed when the request finished, as for any page.
+    assert connection.connection is None
+
+
+def test_connection_the_server_ended_between_callbacks_is_replaced(submitted_message):
+    gateway(DLR, ref=submitted_message.pk, type="8")
+    ended = backend_pid()
+    with psycopg.connect(**connection.get_connection_params()) as other:
+        other.execute("SELECT pg_terminate_backend(%s, 5000)", [ended])
+
+    answer = gateway(DLR, ref=submitted_message.pk, type="1")
+
+    assert answer.status_code == 200
+    submitted_message.refresh_from_db()
+    assert submitted_message.status == "delivered"
+    assert backend_pid() != ended
+
+
+def test_a_kept_connection_that_shows_nothing_wrong_costs_no_probe_query(
+    submitted_message, monkeypatch
+):
+    gateway(DLR, ref=submitted_message.pk, type="8")
+    probes = []
+    monkeypatch.setattr(connection, "is_usable", lambda: probes.append(1) or True)
+
+    answer = gateway(DLR, ref=submitted_message.pk, type="1")
+
+    assert answer.status_code == 200
+    assert probes == []
