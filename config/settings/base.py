@@ -78,6 +78,10 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # request costs more than the request itself. Health checks drop a broken one.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The same backend, whose health check skips the SELECT 1 round trip when the
+    # connection's socket shows nothing wrong (config/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "config.postgresql"
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The demo's Celery runs in-process, so one writer at a time is plenty; WAL lets
     # the progress page read while an import writes.
