@@ -61,28 +61,26 @@ def _fast_then_slow(s: pa.Array, fast: pa.Array, slow) -> pa.Array:
     return pc.replace_with_mask(fast, needs_slow, slow(pc.filter(s, needs_slow)))
 
 
-def _starts_with_one_of(s: pa.Array, offset: int, chars: str) -> pa.Array:
-    return pc.is_in(
-        pc.utf8_slice_codeunits(s, offset, offset + 1), pa.array(list(chars))
-    )
+_MOBILE_PREFIXES = pa.array(list("35789"))
 
 
 def _msisdn(s: pa.Array) -> pa.Array:
-    length = pc.utf8_length(s)
-    digits = pc.utf8_is_digit(s)
-    national = pc.and_(
-        pc.and_(pc.equal(length, 10), digits),
-        pc.and_(pc.starts_with(s, "0"), _starts_with_one_of(s, 1, "35789")),
+    """84 + 9 digits from 0xxxxxxxxx or 84xxxxxxxxx in a few passes, others below."""
+    length = pc.binary_length(s)
+    national = pc.and_(pc.equal(length, 10), pc.starts_with(s, "0"))
+    as_international = pc.binary_replace_slice(s, 0, 1, "84")
+    if pc.all(national).as_py():  # one spelling throughout, as exports have it
+        candidate = as_international
+    else:
+        international = pc.and_(pc.equal(length, 11), pc.starts_with(s, "84"))
+        candidate = pc.if_else(
+            national, as_international, pc.if_else(international, s, None)
+        )
+    mobile = pc.and_(
+        pc.ascii_is_decimal(candidate),
+        pc.is_in(pc.utf8_slice_codeunits(candidate, 2, 3), _MOBILE_PREFIXES),
     )
-    international = pc.and_(
-        pc.and_(pc.equal(length, 11), digits),
-        pc.and_(pc.starts_with(s, "84"), _starts_with_one_of(s, 2, "35789")),
-    )
-    fast = pc.case_when(
-        pc.make_struct(national, international),
-        pc.binary_join_element_wise("84", pc.utf8_slice_codeunits(s, 1), ""),
-        s,
-    )
+    fast = pc.if_else(mobile, candidate, None)
     return _fast_then_slow(s, fast, _msisdn_any_spelling)
 
 
@@ -232,6 +230,14 @@ def _cycle_any_spelling(s: pa.Array) -> pa.Array:
 
 
 def _integer(s: pa.Array) -> pa.Array:
+    # A batch of plain digits (the usual export) is cast in one pass; Arrow's cast
+    # alone would also read "0x10" and "+5", which are not numbers to us.
+    if (
+        len(s) > s.null_count
+        and pc.max(pc.binary_length(s)).as_py() <= 15
+        and pc.all(pc.ascii_is_decimal(s)).as_py()
+    ):
+        return pc.cast(s, pa.int64())
     plain = pc.and_(pc.utf8_is_digit(s), pc.less_equal(pc.utf8_length(s), 15))
     fast = _int_or_null(pc.if_else(plain, s, None))
     return _fast_then_slow(s, fast, _integer_any_spelling)
@@ -246,6 +252,8 @@ def _integer_any_spelling(s: pa.Array) -> pa.Array:
 def _choice(s: pa.Array, column: Column) -> pa.Array:
     stored = sorted(set(column.choices.values()))
     exact = pc.index_in(s, value_set=pa.array(stored))
+    if exact.null_count == s.null_count:  # every value spelled as we store it
+        return pc.take(pa.array(stored), exact)
     spellings = list(column.choices)
     spelled = pc.index_in(pc.utf8_lower(s), value_set=pa.array(spellings))
     stored_for_spelling = pa.array([column.choices[x] for x in spellings])
@@ -255,6 +263,9 @@ def _choice(s: pa.Array, column: Column) -> pa.Array:
 
 
 def _flag(s: pa.Array) -> pa.Array:
+    plain = pc.index_in(s, value_set=pa.array(["0", "1"]))
+    if plain.null_count == s.null_count:  # only 0 and 1, as exports write them
+        return pc.cast(plain, pa.bool_())
     lowered = pc.utf8_lower(s)
     return pc.case_when(
         pc.make_struct(
