@@ -16,11 +16,14 @@ in the type's binary send format; an int16 -1 trailer.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from queue import Queue
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from psycopg.copy import LibpqWriter
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 TRAILER = b"\xff\xff"
@@ -274,3 +277,47 @@ def _numeric_fields(values: pa.Array) -> pa.Array:
     record["whole"] = whole
     record["fraction"] = fraction
     return _binary_of_width(record.view(np.uint8), record.itemsize, len(whole))
+
+
+class BatchQueueWriter(LibpqWriter):
+    """Sends COPY data from a thread of its own, at most `depth` batches waiting.
+
+    The encoding of the next batch goes on while this one travels to PostgreSQL.
+    psycopg's QueuedLibpqWriter does the same but queues up to 1.024 pieces of
+    128 kB: when PostgreSQL falls behind, that is 128 MB held on top of the
+    batches in hand. Here the wait is counted in whole batches.
+    """
+
+    def __init__(self, cursor, *, depth: int = 2):
+        super().__init__(cursor)
+        self._batches: Queue = Queue(maxsize=depth)
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def _send(self) -> None:
+        try:
+            while (data := self._batches.get()) is not None:
+                super().write(data)
+        except BaseException as exc:  # handed to the writing thread
+            self._error = exc
+            while self._batches.get() is not None:  # free write() if it waits
+                pass
+
+    def write(self, data) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._send, name="copy-writer", daemon=True
+            )
+            self._thread.start()
+        if self._error is not None:
+            raise self._error
+        self._batches.put(data)
+
+    def finish(self, exc: BaseException | None = None) -> None:
+        if self._thread is not None:
+            self._batches.put(None)
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            raise self._error
+        super().finish(exc)

@@ -24,7 +24,6 @@ from django.db import (
 )
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from psycopg.copy import QueuedLibpqWriter
 from pyarrow import csv as pa_csv
 
 from eligibility import checks, copybinary, importers, partitions
@@ -423,15 +422,15 @@ class _LoadingTableSink:
         if self.copy is None:
             catalogue = copybinary.table_columns(self.cursor, self.loading)
             self.plan = copybinary.CopyPlan([catalogue[name] for name in columns])
-            # A thread of psycopg's sends the data, so checking the next batch goes on
-            # while PostgreSQL stores this one on the other core. Binary rows spare
+            # A thread sends the data, so checking the next batches goes on while
+            # PostgreSQL stores this one on the other core. Binary rows spare
             # PostgreSQL parsing every number and date back from text.
             raw = self.cursor.cursor
             self.copy = self.stack.enter_context(
                 raw.copy(
                     f"COPY {self.loading} ({', '.join(self.plan.column_names)}) "
                     "FROM STDIN (FORMAT binary)",
-                    writer=QueuedLibpqWriter(raw),
+                    writer=copybinary.BatchQueueWriter(raw),
                 )
             )
             self.copy.write(copybinary.HEADER)
