@@ -84,6 +84,11 @@ def create_loading_table(cursor, table: str, job_id: int, snapshot_id: int) -> s
     cursor.execute(
         f"CREATE TABLE {loading} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
     )
+    # Every row is the snapshot's: the loader leaves the column out of its COPY
+    # (12 bytes a row less to send and decode, 66 MB for 5,5 M billing rows).
+    cursor.execute(
+        f"ALTER TABLE {loading} ALTER COLUMN snapshot_id SET DEFAULT {int(snapshot_id)}"
+    )
     # The CHECK proves the partition's bound, so ATTACH need not scan the rows.
     # Made now, it is checked as each row arrives; added after the load it would
     # read the whole table once more (0,3 s for 5,5 M billing rows).

@@ -416,9 +416,8 @@ class _LoadingTableSink:
             return
         ids = partitions.row_id(self.job_id, pc.cast(good["row_no"], pa.int64()))
         good = good.drop_columns(["row_no"])
-        columns = ["id", "snapshot_id", *good.schema.names]
-        owner = pa.repeat(pa.scalar(self.snapshot_id, pa.int64()), good.num_rows)
-        good = pa.Table.from_arrays([ids, owner, *good.columns], names=columns)
+        columns = ["id", *good.schema.names]  # snapshot_id: the table's default
+        good = pa.Table.from_arrays([ids, *good.columns], names=columns)
         if self.copy is None:
             catalogue = copybinary.table_columns(self.cursor, self.loading)
             self.plan = copybinary.CopyPlan([catalogue[name] for name in columns])
