@@ -227,6 +227,30 @@ def test_accepting_a_checked_file_marks_it_importing_until_a_worker_imports_it(
     assert Subscriber.objects.get().msisdn == "84901234567"
 
 
+def test_imported_count_is_the_rows_stored_when_numbers_repeat(tmp_path):
+    # The commit takes its count from the check; repeated and bad rows must not be
+    # counted, whichever problem they were refused for first.
+    snapshot = SnapshotFactory()
+    path = write_csv(
+        tmp_path / "tb.csv",
+        SUBSCRIBER_HEADERS,
+        [
+            subscriber_row("0901234567"),
+            subscriber_row("0901234568"),
+            subscriber_row("0901234567"),  # repeats row 2
+            subscriber_row("0901234567", company="12"),  # repeats it and is wrong
+            subscriber_row("bad"),
+        ],
+    )
+    job = check(path, snapshot=snapshot)
+    job = services.import_job_commit(job_id=job.pk)
+
+    snapshot.refresh_from_db()
+    stored = Subscriber.objects.filter(snapshot=snapshot).count()
+    assert (job.valid_rows, job.rejected_rows) == (2, 3)
+    assert job.imported_rows == stored == snapshot.subscriber_count == 2
+
+
 def test_good_rows_only_are_imported_when_staff_accept(tmp_path):
     snapshot = SnapshotFactory()
     path = write_csv(
