@@ -289,6 +289,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(MESSAGING_SWEEP_SECONDS),
         "args": ("zalo",),
     },
+    # The Zalo OA access token is renewed when it expires within the hour (a no-op
+    # without a stored refresh token).
+    "messaging-zalo-token-refresh": {
+        "task": "messaging.zalo_token_refresh_due",
+        "schedule": 600.0,
+    },
     # Invitations past their deadline are settled (gift auto-assigned or expired).
     "gifts-invitations-close-due": {
         "task": "gifts.invitations_close_due_all",
