@@ -314,3 +314,22 @@ def test_admin_token_page_needs_the_change_permission(admin_client_for):
     )
 
     assert response.status_code == 403
+
+
+@pytest.mark.django_db
+def test_command_shows_the_expiry_and_refreshes_only_with_commit(zalo_oauth):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    store_pair(expires_in=timedelta(hours=2))
+    out = StringIO()
+
+    call_command("zalo_token_refresh", stdout=out)
+    assert zalo_oauth.received == []
+    assert "Would refresh" in out.getvalue()
+
+    call_command("zalo_token_refresh", "--commit", stdout=out)
+    assert zalo_oauth.uses == {"refresh-1": 1}
+    assert "Refreshed" in out.getvalue()
+    assert "access-1" not in out.getvalue()
