@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from eligibility.models import DomainError, Subscriber
 from messaging import encoding, services
+from messaging.backends.zalo import zalo_settings
 from messaging.models import (
     MASK,
     PLACEHOLDERS,
@@ -23,6 +24,7 @@ from messaging.models import (
     MessagingEvent,
     MessagingSettings,
     Schedule,
+    ZaloOaToken,
 )
 
 
@@ -529,3 +531,122 @@ class LoyaltySignupAdmin(ReadOnlyAdmin):
     list_display = ["msisdn", "requested_at", "confirmed_at", "source"]
     list_filter = ["source"]
     search_fields = ["msisdn"]
+
+
+class ZaloOaTokenForm(forms.ModelForm):
+    """Tokens go in, never out: the fields are write-only and always shown empty."""
+
+    new_access_token = forms.CharField(
+        label=_("new access token"),
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text=_("Optional. Empty: the stored access token is kept."),
+    )
+    new_refresh_token = forms.CharField(
+        label=_("new refresh token"),
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text=_(
+            "From Zalo's OA authorisation. Empty: the stored refresh token is kept. "
+            "With a refresh token and no access token, the pair is renewed at once."
+        ),
+    )
+
+    class Meta:
+        model = ZaloOaToken
+        fields = ["app_id"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.instance.pk:
+            self.fields["app_id"].initial = zalo_settings()["APP_ID"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.instance.pk and not cleaned.get("new_refresh_token"):
+            self.add_error(
+                "new_refresh_token",
+                gettext("Enter the refresh token: without it nothing is renewed."),
+            )
+        return cleaned
+
+
+@admin.register(ZaloOaToken)
+class ZaloOaTokenAdmin(admin.ModelAdmin):
+    """Care staff enter the OA's first tokens; beat and the ZNS backend renew them.
+
+    Open to those who may change the tokens only: a token's state (expiry, Zalo's
+    last refusal) is theirs to act on.
+    """
+
+    form = ZaloOaTokenForm
+    list_display = [
+        "app_id",
+        "expires_at",
+        "refreshed_at",
+        "last_refresh_attempt_at",
+        "last_refresh_error",
+    ]
+    readonly_fields = [
+        "tokens_stored",
+        "expires_at",
+        "refreshed_at",
+        "last_refresh_attempt_at",
+        "last_refresh_error",
+    ]
+
+    def get_fields(self, request, obj=None):
+        fields = ["app_id", "new_access_token", "new_refresh_token"]
+        return fields + (self.readonly_fields if obj else [])
+
+    def get_readonly_fields(self, request, obj=None):
+        # The app a pair belongs to does not change; a new app gets a row of its own.
+        return ["app_id", *self.readonly_fields] if obj else []
+
+    @admin.display(description=_("stored"))
+    def tokens_stored(self, obj):
+        stored = [
+            label
+            for label, sealed in [
+                (gettext("access token"), obj.sealed_access_token),
+                (gettext("refresh token"), obj.sealed_refresh_token),
+            ]
+            if sealed
+        ]
+        return ", ".join(stored) or "-"
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_change_permission(request, obj)
+
+    def has_module_permission(self, request):
+        return self.has_change_permission(request)
+
+    def save_model(self, request, obj, form, change):
+        access_token = form.cleaned_data.get("new_access_token") or ""
+        refresh_token = form.cleaned_data.get("new_refresh_token") or ""
+        stored = services.zalo_oa_token_store(
+            app_id=obj.app_id,
+            access_token=access_token,
+            refresh_token=refresh_token,
+            actor=request.user,
+        )
+        obj.pk = stored.pk
+        if refresh_token and not access_token:
+            self._refresh_now(request)
+
+    def _refresh_now(self, request):
+        try:
+            services.zalo_oa_token_refresh(actor=request.user)
+        except DomainError as exc:
+            self.message_user(
+                request,
+                gettext("The token pair could not be renewed: %(error)s")
+                % {"error": exc},
+                messages.ERROR,
+            )
+        else:
+            self.message_user(
+                request, gettext("The token pair was renewed."), messages.SUCCESS
+            )

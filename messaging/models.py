@@ -904,3 +904,85 @@ class MessagingEvent(models.Model):
 
     def __str__(self):
         return f"{self.created_at:%d/%m/%Y %H:%M} {self.kind}"
+
+
+class ZaloOaToken(models.Model):
+    """The Zalo Official Account's current token pair, sealed at rest.
+
+    Zalo's OAuth gives an access token for about 25 hours and a refresh token that
+    can be spent once (each refresh answers a new pair), so the pair lives here, not
+    in settings. Both tokens are sealed with the messaging key (`messaging.sealing`):
+    a dump or a replica shows neither. A failed refresh keeps the old pair and
+    records Zalo's answer for staff. One row per app id; the portal has one OA.
+    """
+
+    app_id = models.CharField(_("Zalo app id"), max_length=40, unique=True)
+    sealed_access_token = models.BinaryField(_("sealed access token"), null=True)
+    sealed_refresh_token = models.BinaryField(_("sealed refresh token"), null=True)
+    expires_at = models.DateTimeField(
+        _("access token expires at"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: unknown, so the next refresh round renews it."),
+    )
+    refreshed_at = models.DateTimeField(_("last refreshed at"), null=True, blank=True)
+    last_refresh_attempt_at = models.DateTimeField(
+        _("last refresh attempt at"), null=True, blank=True
+    )
+    last_refresh_error = models.TextField(
+        _("last refresh error"),
+        blank=True,
+        help_text=_("Zalo's answer to the last refresh, when it failed."),
+    )
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("Zalo OA token")
+        verbose_name_plural = _("Zalo OA tokens")
+
+    def __str__(self):
+        return f"Zalo OA app {self.app_id}"
+
+    def access_token(self) -> str:
+        """The access token in clear, or "" when none is stored."""
+        if not self.sealed_access_token:
+            return ""
+        return sealing.open_sealed(self.sealed_access_token)
+
+    def refresh_token(self) -> str:
+        if not self.sealed_refresh_token:
+            return ""
+        return sealing.open_sealed(self.sealed_refresh_token)
+
+    def store(
+        self, *, access_token: str, refresh_token: str, expires_at: datetime | None
+    ) -> None:
+        """Seal a new pair in memory; an empty token keeps the one stored."""
+        if access_token:
+            self.sealed_access_token = sealing.seal(access_token)
+            self.expires_at = expires_at
+        if refresh_token:
+            self.sealed_refresh_token = sealing.seal(refresh_token)
+        self.updated_at = timezone.now()
+
+    def record_refresh(
+        self, *, access_token: str, refresh_token: str, expires_in: int, now: datetime
+    ) -> None:
+        self.store(
+            access_token=access_token,
+            refresh_token=refresh_token,
+            expires_at=now + timedelta(seconds=expires_in),
+        )
+        self.refreshed_at = now
+        self.last_refresh_attempt_at = now
+        self.last_refresh_error = ""
+
+    def record_refresh_failure(self, *, error: str, now: datetime) -> None:
+        """Keep the old pair: it may still work, and staff see why it was not renewed."""
+        self.last_refresh_attempt_at = now
+        self.last_refresh_error = error
+        self.updated_at = now
+
+    def refresh_due(self, *, now: datetime, within: timedelta) -> bool:
+        """Whether the access token is unknown, expired or expires within `within`."""
+        return self.expires_at is None or self.expires_at <= now + within

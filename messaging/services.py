@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 from campaigns.models import Campaign
 from eligibility.models import DomainError
 from messaging import encoding, sealing
-from messaging.backends import OutgoingMessage, SendResult, get_backend
+from messaging.backends import OutgoingMessage, SendResult, get_backend, zalo
 from messaging.backends.zalo import zalo_settings, zns_configured
 from messaging.limiter import gateway_limiter
 from messaging.models import (
@@ -50,6 +50,7 @@ from messaging.models import (
     MessagingEvent,
     MessagingSettings,
     Purpose,
+    ZaloOaToken,
     format_value,
 )
 
@@ -1818,3 +1819,111 @@ def dispatch_run(
         if own_backend:
             backend.close()
     return total
+
+
+# --- Zalo OA token -------------------------------------------------------------------
+
+
+class ZaloTokenRefreshFailed(DomainError):
+    """The OA token pair could not be renewed; the old pair is kept."""
+
+
+def zalo_oa_token_store(
+    *,
+    app_id: str,
+    access_token: str = "",
+    refresh_token: str = "",
+    actor=None,
+) -> ZaloOaToken:
+    """Store a token pair staff got from Zalo; an empty token keeps the stored one.
+
+    A new access token's expiry is unknown, so the next refresh round renews it.
+    """
+    with transaction.atomic():
+        token, _created = ZaloOaToken.objects.select_for_update().get_or_create(
+            app_id=app_id
+        )
+        token.store(
+            access_token=access_token, refresh_token=refresh_token, expires_at=None
+        )
+        if refresh_token:
+            token.last_refresh_error = ""
+        token.save()
+        _event(
+            kind="zalo_token_stored",
+            actor=actor,
+            data={
+                "app_id": app_id,
+                "access_token": bool(access_token),
+                "refresh_token": bool(refresh_token),
+            },
+        )
+    return token
+
+
+def zalo_oa_token_refresh(
+    *,
+    due_within: timedelta | None = None,
+    replacing: str | None = None,
+    actor=None,
+) -> bool:
+    """Spend the stored refresh token for a new pair; True if the pair was renewed.
+
+    The row is locked (SELECT ... FOR UPDATE) from reading the refresh token until
+    the new pair is written: Zalo's refresh token can be spent once, so a second
+    worker waits and then finds the new pair. The conditions are checked under the
+    lock for that reason: with `due_within`, only a token expiring within that time
+    is renewed (beat); with `replacing`, only if the stored access token is still
+    that one (a send ZNS refused with -124). False when the condition no longer
+    holds. A refusal is recorded on the row, the old pair kept, and raised as
+    ZaloTokenRefreshFailed once committed.
+    """
+    config = zalo_settings()
+    if not zalo.token_refresh_configured(config):
+        raise ZaloTokenRefreshFailed(
+            _("Zalo token refresh needs MESSAGING_ZALO_APP_ID and _APP_SECRET.")
+        )
+    failure = ""
+    with transaction.atomic():
+        token = (
+            ZaloOaToken.objects.select_for_update()
+            .filter(app_id=config["APP_ID"])
+            .first()
+        )
+        if token is None or not token.sealed_refresh_token:
+            raise ZaloTokenRefreshFailed(
+                _("No Zalo refresh token is stored: enter one in the admin.")
+            )
+        now = timezone.now()
+        if due_within is not None and not token.refresh_due(now=now, within=due_within):
+            return False
+        try:
+            if replacing is not None and token.access_token() != replacing:
+                return False
+            pair = zalo.request_token_refresh(
+                refresh_token=token.refresh_token(), config=config
+            )
+        except (zalo.TokenRefreshError, sealing.SealError) as exc:
+            failure = str(exc)
+            token.record_refresh_failure(error=failure, now=timezone.now())
+            token.save()
+            _event(
+                kind="zalo_token_refresh_failed", actor=actor, data={"error": failure}
+            )
+        else:
+            token.record_refresh(
+                access_token=pair.access_token,
+                refresh_token=pair.refresh_token,
+                expires_in=pair.expires_in,
+                now=timezone.now(),
+            )
+            token.save()
+            _event(
+                kind="zalo_token_refreshed",
+                actor=actor,
+                data={"expires_at": token.expires_at.isoformat()},
+            )
+    if failure:
+        logger.warning("Zalo OA token refresh failed: %s", failure)
+        raise ZaloTokenRefreshFailed(failure)
+    return True

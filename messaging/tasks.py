@@ -1,9 +1,13 @@
 """The periodic sweep: due times live in the outbox, never in Celery ETAs."""
 
+from datetime import timedelta
+
 from celery import shared_task
 from django.conf import settings
 
 from messaging import services
+from messaging.backends import zalo
+from messaging.models import ZaloOaToken
 
 
 @shared_task(name="messaging.dispatch_due", ignore_result=True)
@@ -25,3 +29,28 @@ def dispatch_due(channel: str = "sms") -> dict:
         "failed": result.failed,
         "unknown": result.unknown,
     }
+
+
+@shared_task(name="messaging.zalo_token_refresh_due", ignore_result=True)
+def zalo_token_refresh_due() -> dict:
+    """Renew the Zalo OA access token when it expires within the hour.
+
+    Beat runs it every ten minutes, so a failed refresh is simply tried again at the
+    next tick (its error is on the token's admin page meanwhile) while the current
+    token still works. Nothing to do without the app's id and secret or a stored
+    refresh token. The row lock and the expiry check under it make a doubled tick
+    harmless.
+    """
+    if not zalo.token_refresh_configured() or not stored_refresh_token_exists():
+        return {"refreshed": False}
+    try:
+        refreshed = services.zalo_oa_token_refresh(due_within=timedelta(hours=1))
+    except services.ZaloTokenRefreshFailed as exc:
+        return {"refreshed": False, "error": str(exc)}
+    return {"refreshed": refreshed}
+
+
+def stored_refresh_token_exists() -> bool:
+    return ZaloOaToken.objects.filter(
+        app_id=zalo.zalo_settings()["APP_ID"], sealed_refresh_token__isnull=False
+    ).exists()

@@ -8,6 +8,7 @@ def test_every_beat_entry_names_a_registered_task():
     schedule = app.conf.beat_schedule
     assert {
         "messaging.dispatch_due",
+        "messaging.zalo_token_refresh_due",
         "gifts.invitations_close_due_all",
         "fulfilment.orders_release_all",
         "fulfilment.orders_decline_unanswered",

@@ -250,7 +250,16 @@ MESSAGING_ZALO = {
         "MESSAGING_ZALO_ZNS_URL",
         default="https://business.openapi.zalo.me/message/template",
     ),
+    # The first access token only: once a token pair is stored in the admin (Zalo OA
+    # tokens), the stored one is used and refreshed automatically with the app's id
+    # and secret below.
     "ACCESS_TOKEN": env("MESSAGING_ZALO_ACCESS_TOKEN", default=""),
+    "APP_ID": env("MESSAGING_ZALO_APP_ID", default=""),
+    "APP_SECRET": env("MESSAGING_ZALO_APP_SECRET", default=""),
+    "OAUTH_URL": env(
+        "MESSAGING_ZALO_OAUTH_URL",
+        default="https://oauth.zaloapp.com/v4/oa/access_token",
+    ),
     "TIMEOUT": env.float("MESSAGING_ZALO_TIMEOUT", default=10.0),
     "POOL_SIZE": env.int("MESSAGING_ZALO_POOL_SIZE", default=4),
     # ZNS's own cap, apart from the SMS gateway's (its limiter has a key of its own).
@@ -279,6 +288,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "messaging.dispatch_due",
         "schedule": float(MESSAGING_SWEEP_SECONDS),
         "args": ("zalo",),
+    },
+    # The Zalo OA access token is renewed when it expires within the hour (a no-op
+    # without a stored refresh token).
+    "messaging-zalo-token-refresh": {
+        "task": "messaging.zalo_token_refresh_due",
+        "schedule": 600.0,
     },
     # Invitations past their deadline are settled (gift auto-assigned or expired).
     "gifts-invitations-close-due": {

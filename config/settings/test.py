@@ -34,4 +34,9 @@ MESSAGING_GATEWAY_TOKEN = env("MESSAGING_GATEWAY_TOKEN", default="test-gateway-t
 MESSAGING_RATE_KEY = env("MESSAGING_RATE_KEY", default=f"cskh-test-{os.getpid()}:rate")  # noqa: F405
 # Zalo: the agents' work list unless a test configures ZNS (a developer's real token
 # in .env must never reach a test).
-MESSAGING_ZALO = {**MESSAGING_ZALO, "ACCESS_TOKEN": ""}  # noqa: F405
+MESSAGING_ZALO = {  # noqa: F405
+    **MESSAGING_ZALO,  # noqa: F405
+    "ACCESS_TOKEN": "",
+    "APP_ID": "",
+    "APP_SECRET": "",
+}

@@ -38,6 +38,21 @@ def invitation(campaign):
 
 
 @pytest.fixture
+def zalo_template(campaign):
+    return MessageTemplateFactory(
+        campaign=campaign,
+        purpose="zalo_record_update",
+        channel="zalo",
+        sender="MobiFone Miền Tây",
+        body="Chào {name}, Quý khách có {points} điểm tích lũy.",
+        strip_diacritics=False,
+        max_segments=10,
+        exempt_from_do_not_contact=True,
+        zalo_template_id="250001",
+    )
+
+
+@pytest.fixture
 def limiter(settings):
     from messaging.limiter import gateway_limiter
 
@@ -88,6 +103,26 @@ def zns(settings):
         "ACCESS_TOKEN": "zns-test-token",
         "TIMEOUT": 2.0,
         "RATE_PER_SECOND": 1000.0,
+    }
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def zalo_oauth(settings):
+    """A real HTTP server playing Zalo's OAuth, and the app settings that point at it.
+
+    It has issued one refresh token, `refresh-1`.
+    """
+    from tests.messaging.zns_server import FakeZaloOAuth
+
+    server = FakeZaloOAuth().start()
+    settings.MESSAGING_ZALO = {
+        **settings.MESSAGING_ZALO,
+        "APP_ID": "4321",
+        "APP_SECRET": "app-secret-xyz",
+        "OAUTH_URL": server.url,
+        "TIMEOUT": 2.0,
     }
     yield server
     server.stop()

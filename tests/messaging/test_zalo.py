@@ -13,26 +13,10 @@ from eligibility.models import DomainError
 from messaging import services, tasks
 from messaging.backends import locmem
 from messaging.models import Message
-from tests.messaging.factories import MessageTemplateFactory
 from tests.messaging.zns_server import closed_port_url
 
 TRANSACTIONAL = pytest.mark.django_db(transaction=True)
 CONTEXT = {"name": "Nguyễn Văn An", "points": 1250}
-
-
-@pytest.fixture
-def zalo_template(campaign):
-    return MessageTemplateFactory(
-        campaign=campaign,
-        purpose="zalo_record_update",
-        channel="zalo",
-        sender="MobiFone Miền Tây",
-        body="Chào {name}, Quý khách có {points} điểm tích lũy.",
-        strip_diacritics=False,
-        max_segments=10,
-        exempt_from_do_not_contact=True,
-        zalo_template_id="250001",
-    )
 
 
 def enqueue_zalo(campaign, msisdn="0901234567", context=CONTEXT):

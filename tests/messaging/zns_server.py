@@ -1,4 +1,4 @@
-"""Zalo's ZNS endpoint played by a real HTTP server on 127.0.0.1, for the tests.
+"""Zalo's ZNS and OAuth endpoints played by real HTTP servers on 127.0.0.1, for tests.
 
 It records every request as it arrives (path, headers, JSON body) and answers each
 with the next scripted answer, or with success and a fresh msg_id when none is left.
@@ -10,8 +10,10 @@ import json
 import socket
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
 
 
 @dataclass
@@ -128,3 +130,100 @@ def closed_port_url() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}{FakeZns.PATH}"
+
+
+class FakeZaloOAuth:
+    """Zalo's OAuth v4 endpoint for Official Accounts, on 127.0.0.1.
+
+    It knows which refresh tokens it issued and, like Zalo, takes each one once: a
+    valid one answers a new pair (access-N, refresh-N+1) and is used up; a spent or
+    unknown one is refused. `uses` counts every refresh token presented, so a test
+    sees a token spent twice. `refuse` scripts the next answer as an error.
+    """
+
+    PATH = "/v4/oa/access_token"
+    EXPIRES_IN = "90000"
+
+    def __init__(self, *, first_refresh_token: str = "refresh-1", delay: float = 0.0):
+        self.received: list[Received] = []
+        self.uses: Counter[str] = Counter()
+        self.delay = delay
+        self._valid = {first_refresh_token}
+        self._issued = 0
+        self._refusals: list[dict] = []
+        self._lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}{self.PATH}"
+
+    def start(self) -> FakeZaloOAuth:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def refuse(
+        self, code: int = -14014, name: str = "Invalid refresh token", text: str = ""
+    ) -> None:
+        with self._lock:
+            self._refusals.append(
+                {"error": code, "error_name": name, "error_description": text}
+            )
+
+    def _answer(self, form: dict[str, str]) -> dict:
+        presented = form.get("refresh_token", "")
+        with self._lock:
+            self.uses[presented] += 1
+            if self._refusals:
+                return self._refusals.pop(0)
+            if presented not in self._valid:
+                return {
+                    "error": -14014,
+                    "error_name": "Invalid refresh token",
+                    "error_description": "Refresh token is invalid or used",
+                }
+            self._valid.discard(presented)
+            self._issued += 1
+            new_refresh = f"refresh-{self._issued + 1}"
+            self._valid.add(new_refresh)
+            return {
+                "access_token": f"access-{self._issued}",
+                "refresh_token": new_refresh,
+                "expires_in": self.EXPIRES_IN,
+            }
+
+    def _handler(self):
+        oauth = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                form = dict(parse_qsl(self.rfile.read(length).decode()))
+                with oauth._lock:
+                    oauth.received.append(
+                        Received(
+                            self.path,
+                            {k.lower(): v for k, v in self.headers.items()},
+                            form,
+                        )
+                    )
+                # Slow before deciding, so that racing callers overlap here.
+                time.sleep(oauth.delay)
+                body = json.dumps(oauth._answer(form)).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
