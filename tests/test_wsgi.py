@@ -17,6 +17,7 @@ from wsgiref.util import setup_testing_defaults
 import psycopg
 import pytest
 from django.conf import settings
+from django.core.handlers.wsgi import WSGIHandler
 from django.db import connection
 from django.utils import translation
 
@@ -213,6 +214,27 @@ def test_gateway_callbacks_follow_the_https_redirect_of_production(
     )
     assert answer.status_code == 301
     assert answer.header("Location").startswith("https://127.0.0.1/messaging/")
+
+
+def test_gateway_callbacks_exempted_from_the_redirect_are_served_over_http(
+    submitted_message, settings
+):
+    # Kannel on the operator's internal network calls back over plain HTTP: with
+    # the gateway's path exempted, the report is settled instead of redirected,
+    # while pages still redirect.
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_REDIRECT_EXEMPT = [r"^messaging/gateway/"]
+    # Middleware reads these settings when a handler is built, as at start-up.
+    answer = serve(
+        DLR,
+        {"token": settings.MESSAGING_GATEWAY_TOKEN, "ref": submitted_message.pk}
+        | {"type": "1"},
+        wsgi=GatewayCallbackHandler(),
+    )
+    assert (answer.status_code, answer.content) == (200, b"OK")
+    submitted_message.refresh_from_db()
+    assert submitted_message.status == "delivered"
+    assert serve("/admin/login/", wsgi=WSGIHandler()).status_code == 301
 
 
 def test_staff_login_through_the_served_application_keeps_session_and_csrf(

@@ -6,6 +6,11 @@ from .base import env
 DEBUG = False
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+# Paths served over plain HTTP despite the redirect, as regular expressions without
+# the leading slash. The SMS gateway usually calls back over the operator's internal
+# network, where a 301 to https would lose every delivery report: set
+# DJANGO_SECURE_REDIRECT_EXEMPT=^messaging/gateway/ there (the token still applies).
+SECURE_REDIRECT_EXEMPT = env.list("DJANGO_SECURE_REDIRECT_EXEMPT", default=[])
 SESSION_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SECURE = True
