@@ -2,6 +2,7 @@
 
 import csv
 import io
+import threading
 import zipfile
 from datetime import date, datetime
 from pathlib import Path
@@ -302,6 +303,36 @@ def test_file_in_another_encoding_is_refused_and_nothing_is_kept(tmp_path):
     with pytest.raises(UnreadableFile, match="UTF-8"):
         check(path, snapshot=snapshot)
     assert not ImportJob.objects.exists()
+
+
+def test_a_broken_row_deep_in_a_large_file_fails_the_check_and_leaves_nothing(
+    tmp_path,
+):
+    # Far enough in that batches are being checked on the thread pool and COPYed
+    # by the writer thread when the reader meets the row: every thread stops, the
+    # half-loaded table goes, and the message shows the row.
+    snapshot = SnapshotFactory()
+    rows = [subscriber_row(f"09{i:08d}") for i in range(120_000)]
+    path = write_csv(tmp_path / "tb.csv", SUBSCRIBER_HEADERS, rows)
+    with open(path, "a", encoding="utf-8") as stream:
+        stream.write("0912345678,Trần Văn Lỗi,postpaid\n")
+        stream.write("0912345679,Sau Lỗi,postpaid,2C,2001-05-03,individual,2,HCM,Q1,\n")
+    threads_before = threading.active_count()
+
+    with pytest.raises(UnreadableFile, match="Trần Văn Lỗi"):
+        check(path, snapshot=snapshot)
+
+    job = ImportJob.objects.get()
+    assert job.status == ImportJob.Status.FAILED
+    assert "Trần Văn Lỗi" in job.error
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_class WHERE relname LIKE %s",
+            [f"eligibility_subscriber_job{job.pk}%"],
+        )
+        assert cursor.fetchone()[0] == 0
+    assert not Subscriber.objects.filter(snapshot=snapshot).exists()
+    assert threading.active_count() == threads_before
 
 
 def test_text_file_renamed_xlsx_is_refused(tmp_path):
