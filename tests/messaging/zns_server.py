@@ -30,7 +30,34 @@ class Answer:
     delay: float = 0.0
 
 
-class FakeZns:
+class _LocalServer:
+    """A threaded HTTP server on a free port of 127.0.0.1 serving `_handler()`."""
+
+    PATH = "/"
+
+    def __init__(self):
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}{self.PATH}"
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FakeZns(_LocalServer):
     PATH = "/message/template"
 
     def __init__(self):
@@ -38,22 +65,7 @@ class FakeZns:
         self._answers: list[Answer] = []
         self._lock = threading.Lock()
         self._sent = 0
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}{self.PATH}"
-
-    def start(self) -> FakeZns:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__()
 
     def answer_error(self, code: int, message: str) -> None:
         self.answer(body={"error": code, "message": message})
@@ -132,7 +144,7 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}{FakeZns.PATH}"
 
 
-class FakeZaloOAuth:
+class FakeZaloOAuth(_LocalServer):
     """Zalo's OAuth v4 endpoint for Official Accounts, on 127.0.0.1.
 
     It knows which refresh tokens it issued and, like Zalo, takes each one once: a
@@ -152,22 +164,7 @@ class FakeZaloOAuth:
         self._issued = 0
         self._refusals: list[dict] = []
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}{self.PATH}"
-
-    def start(self) -> FakeZaloOAuth:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__()
 
     def refuse(
         self, code: int = -14014, name: str = "Invalid refresh token", text: str = ""
