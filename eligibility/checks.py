@@ -16,6 +16,7 @@ import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyarrow import csv as pa_csv
@@ -59,6 +60,39 @@ def _fast_then_slow(s: pa.Array, fast: pa.Array, slow) -> pa.Array:
     if not pc.any(needs_slow).as_py():
         return fast
     return pc.replace_with_mask(fast, needs_slow, slow(pc.filter(s, needs_slow)))
+
+
+def _string_edges(s: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Start and end offsets of each string, and the data bytes; None if not plain."""
+    if s.type != pa.string():
+        return None
+    _validity, offsets, data = s.buffers()
+    bounds = np.frombuffer(offsets, np.int32)[s.offset : s.offset + len(s) + 1]
+    return bounds[:-1], bounds[1:], np.frombuffer(data or b"", np.uint8)
+
+
+def _cell_values(s: pa.Array) -> pa.Array:
+    """A column's cells trimmed, with empty cells as null.
+
+    Trimming copies every string, yet in most columns no cell begins or ends with
+    anything but a printable ASCII character, which proves there is nothing to trim:
+    two gathers of one byte per cell find that in a tenth of the time. Cells that
+    begin or end with a space, a control or any non-ASCII byte (which may be Unicode
+    whitespace) send the whole column through the trim.
+    """
+    edges = _string_edges(s)
+    if edges is None:
+        s = pc.utf8_trim_whitespace(s)
+    else:
+        starts, ends, data = edges
+        filled = ends > starts
+        first, last = data[starts[filled]], data[ends[filled] - 1]
+        plain = (first > 0x20) & (first < 0x7F) & (last > 0x20) & (last < 0x7F)
+        if not plain.all():
+            s = pc.utf8_trim_whitespace(s)
+        elif filled.all() and not s.null_count:
+            return s  # nothing to trim, no empty cell
+    return pc.if_else(pc.equal(s, ""), None, s)
 
 
 _MOBILE_PREFIXES = pa.array(list("35789"))
@@ -391,12 +425,11 @@ class BatchChecker:
         return names + ([self.extra_name] if self.extra_name else [])
 
     def check(self, batch: pa.RecordBatch, first_row_no: int) -> CheckedBatch:
-        cells = [
-            pc.utf8_trim_whitespace(batch.column(i)) for i in range(batch.num_columns)
-        ]
-        cells = [pc.if_else(pc.equal(c, ""), None, c) for c in cells]
+        cells = [_cell_values(batch.column(i)) for i in range(batch.num_columns)]
         length = batch.num_rows
-        row_no = pa.array(range(first_row_no, first_row_no + length), pa.int64())
+        row_no = pa.array(
+            np.arange(first_row_no, first_row_no + length, dtype=np.int64)
+        )
         # A row whose every cell is empty is a spreadsheet's padding, not data.
         blank = pa.repeat(pa.scalar(True), length)
         for cell in cells:

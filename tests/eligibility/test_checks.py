@@ -47,3 +47,51 @@ def test_other_spellings_read_on_the_slower_way():
         date(2019, 8, 27),
         date(2019, 8, 27),
     ]
+
+
+def check_billing(rows, first_row_no=1):
+    """One batch of billing rows (every cell text) through the import's checks."""
+    from eligibility.checks import BatchChecker
+    from eligibility.importers import BILLING_COLUMNS
+
+    headers = [c.name for c in BILLING_COLUMNS]
+    columns = list(zip(*rows, strict=True))
+    batch = pa.record_batch(
+        [pa.array(column, pa.string()) for column in columns],
+        names=[f"c{i}" for i in range(len(headers))],
+    )
+    checker = BatchChecker(
+        kind="billing",
+        headers=headers,
+        column_map={name: i for i, name in enumerate(headers)},
+        extra_name=None,
+        collect_keys=False,
+    )
+    return checker.check(batch, first_row_no)
+
+
+def billing_row(msisdn="0901234567", total="1000", channel="cash"):
+    return [msisdn, "2022-05", total, "0", "0", "0", "0", "1", "0", channel]
+
+
+@pytest.mark.parametrize(
+    "padded", [" 0901234567", "0901234567\t", "\u00a00901234567", "0901234567\u3000"]
+)
+def test_cells_are_trimmed_of_any_whitespace_even_in_a_clean_batch(padded):
+    """Most batches hold no cell to trim and skip the trim; one padded cell, ASCII or
+    Unicode (no-break, ideographic space), still reads as the bare value."""
+    checked = check_billing([billing_row(), billing_row(padded, channel="bank_online")])
+    assert not checked.rejected
+    assert checked.good["msisdn"].to_pylist() == ["84901234567", "84901234567"]
+
+
+def test_empty_and_blank_cells_are_missing_values_with_their_row_numbers():
+    checked = check_billing(
+        [billing_row(), billing_row(total=""), billing_row(total="  ")],
+        first_row_no=41,
+    )
+    assert [(row, problems) for row, problems, _cells in checked.rejected] == [
+        (42, "revenue_total:missing;"),
+        (43, "revenue_total:missing;"),
+    ]
+    assert checked.good["row_no"].to_pylist() == [41]
