@@ -507,7 +507,9 @@ class BatchChecker:
             ]
             good_columns[self.extra_name] = _json_object(pairs, length)
         good_columns["row_no"] = row_no
-        good = pa.table(good_columns).filter(pc.invert(bad))
+        good = pa.table(good_columns)
+        if rejected:  # filtering copies every column, even when it keeps every row
+            good = good.filter(pc.invert(bad))
 
         if not self.collect_keys:
             return CheckedBatch(good=good, rejected=rejected, keys=None, rows=length)

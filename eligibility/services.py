@@ -126,7 +126,6 @@ def import_job_create(
         raise
     job.file_format = table.format
     job.file_size = path.stat().st_size
-    job.file_sha256 = _sha256(path)
     job.headers = table.headers
     remembered = dict(
         HeaderAlias.objects.filter(kind=kind).values_list("header_key", "field")
@@ -528,6 +527,26 @@ def _validate(job_id: int, progress: Progress) -> ImportJob:
         job.progress_done = job.progress_total = 0
         job.save()
     step = _("checking every row")
+    # The file's digest tells a repeated import at commit. It is computed beside the
+    # check, which leaves a core idle at times; hashlib lets other threads run.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-hash") as hasher:
+        digest = hasher.submit(_sha256, Path(job.source_file.path))
+        total, rejected = _check_rows(job, progress, step)
+    job.refresh_from_db()
+    job.file_sha256 = digest.result()
+    job.total_rows = total
+    job.rejected_rows = rejected
+    job.valid_rows = total - rejected
+    job.progress_done = job.progress_total = total
+    job.progress_step = ""
+    job.move_to(ImportJob.Status.VALIDATED)
+    job.save()
+    return job
+
+
+def _check_rows(job: ImportJob, progress: Progress, step: str) -> tuple[int, int]:
+    """Check the file's rows into the job's sink: (rows read, rows rejected)."""
+    job_id = job.pk
     try:
         ImportRejection.objects.filter(job_id=job_id).delete()
         total = rejected = 0
@@ -567,15 +586,7 @@ def _validate(job_id: int, progress: Progress) -> ImportJob:
     except Exception:
         _fail(job_id, _("The file could not be checked because of an internal error."))
         raise
-    job.refresh_from_db()
-    job.total_rows = total
-    job.rejected_rows = rejected
-    job.valid_rows = total - rejected
-    job.progress_done = job.progress_total = total
-    job.progress_step = ""
-    job.move_to(ImportJob.Status.VALIDATED)
-    job.save()
-    return job
+    return total, rejected
 
 
 _RAGGED_ROW = re.compile(r"Expected (\d+) columns, got (\d+): (.*)")
