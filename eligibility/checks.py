@@ -411,6 +411,7 @@ class BatchChecker:
         column_map: dict[str, int],
         extra_name: str | None,
         collect_keys: bool = True,
+        omit_empty_extra: bool = False,
     ):
         self.kind = kind
         self.headers = headers
@@ -419,6 +420,17 @@ class BatchChecker:
         self.extra_name = extra_name
         # Off when the database finds repeated keys itself: no key table per batch.
         self.collect_keys = collect_keys
+        mapped = set(column_map.values())
+        self.extra_headers = [
+            (i, header)
+            for i, header in enumerate(headers)
+            if i not in mapped and header
+        ]
+        # A file with no column beyond ours gives every row an empty extra object; a
+        # sink whose table supplies that default is spared a column of "{}".
+        self.omits_extra = bool(
+            extra_name and omit_empty_extra and not self.extra_headers
+        )
 
     def target_columns(self) -> list[str]:
         names = [c.name for c in self.columns]
@@ -498,13 +510,8 @@ class BatchChecker:
                 )
 
         good_columns = {name: values[name] for name in (c.name for c in self.columns)}
-        if self.extra_name:
-            mapped = set(self.column_map.values())
-            pairs = [
-                (header, cells[i])
-                for i, header in enumerate(self.headers)
-                if i not in mapped and header
-            ]
+        if self.extra_name and not self.omits_extra:
+            pairs = [(header, cells[i]) for i, header in self.extra_headers]
             good_columns[self.extra_name] = _json_object(pairs, length)
         good_columns["row_no"] = row_no
         good = pa.table(good_columns)

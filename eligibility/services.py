@@ -383,6 +383,7 @@ class _ArrowFileSink:
 
     # Keys are grouped in memory: this sink serves SQLite and named lists, small data.
     finds_duplicates = False
+    fills_empty_extra = False
 
 
 class _LoadingTableSink:
@@ -398,6 +399,7 @@ class _LoadingTableSink:
         self.table = table
         self.snapshot_id = job.snapshot_id
         self.loading = partitions.loading_name(table, job.pk)
+        self.extra = _extra_column(job.kind)
         self.columns = None
 
     def __enter__(self):
@@ -407,6 +409,13 @@ class _LoadingTableSink:
         partitions.create_loading_table(
             self.cursor, self.table, self.job_id, self.snapshot_id
         )
+        if self.extra:
+            # Rows of a file with no column beyond ours come without their empty
+            # extra object; parsing 1 M "{}" costs PostgreSQL 0,13 s.
+            self.cursor.execute(
+                f"ALTER TABLE {self.loading} ALTER COLUMN {self.extra} "
+                "SET DEFAULT '{}'::jsonb"
+            )
         self.copy = None
         return self
 
@@ -445,6 +454,7 @@ class _LoadingTableSink:
     # PostgreSQL finds repeated keys while it builds the unique index, in bounded
     # memory; holding millions of keys in this process would not be.
     finds_duplicates = True
+    fills_empty_extra = True
 
     def index(self) -> dict[int, int]:
         """Index the loaded rows; rows repeating a key are removed and returned."""
@@ -558,6 +568,7 @@ def _check_rows(job: ImportJob, progress: Progress, step: str) -> tuple[int, int
                 column_map=job.column_map,
                 extra_name=_extra_column(job.kind),
                 collect_keys=not sink.finds_duplicates,
+                omit_empty_extra=sink.fills_empty_extra,
             )
             batches = _job_batches(job, lambda done, size: progress(done, size, step))
             for checked in _checked_in_order(checker, batches):
