@@ -137,6 +137,11 @@ class TableFile:
         default=None, init=False, repr=False, compare=False
     )
 
+    @property
+    def newline(self) -> bytes:
+        """CSV: the byte that ends a line."""
+        return self._newline
+
     def iter_rows(self) -> Iterator[list[str]]:
         """Yield the data rows (not the header) as lists of len(headers) strings.
 

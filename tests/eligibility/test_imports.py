@@ -335,6 +335,61 @@ def test_a_broken_row_deep_in_a_large_file_fails_the_check_and_leaves_nothing(
     assert threading.active_count() == threads_before
 
 
+def large_file_with(tmp_path, tail: bytes) -> Path:
+    """120.000 good subscriber rows (lines 2 to 120.001), then `tail` from line 120.002.
+
+    Far enough in that the fast reading has handed batches on before it meets the
+    tail and the file is read again the careful way.
+    """
+    rows = [subscriber_row(f"09{i:08d}") for i in range(120_000)]
+    path = write_csv(tmp_path / "tb.csv", SUBSCRIBER_HEADERS, rows)
+    with open(path, "ab") as stream:
+        stream.write(tail)
+    return path
+
+
+@pytest.mark.parametrize("blank", [b"\n", b"  \t\n"], ids=["empty", "spaces"])
+def test_a_blank_line_deep_in_a_large_file_keeps_every_row_once_and_its_number(
+    tmp_path, blank
+):
+    # Arrow reads an empty line as a row of empty cells; a line of spaces makes it
+    # stop, and the file is read again the careful way, skipping the rows handed on.
+    snapshot = SnapshotFactory()
+    after = write_csv(
+        tmp_path / "after.csv",
+        SUBSCRIBER_HEADERS,
+        [subscriber_row("0000"), subscriber_row("0987654321")],
+    ).read_bytes()
+    tail = blank + after.split(b"\n", 1)[1].replace(b"\r\n", b"\n")
+    path = large_file_with(tmp_path, tail)
+
+    job = check(path, snapshot=snapshot)
+
+    assert (job.total_rows, job.valid_rows, job.rejected_rows) == (120_002, 120_001, 1)
+    assert list(rejections(job)) == [120_003]
+    services.import_job_commit(job_id=job.pk)
+    assert Subscriber.objects.filter(snapshot=snapshot).count() == 120_001
+    assert Subscriber.objects.filter(msisdn="84987654321").exists()
+
+
+@pytest.mark.parametrize(
+    "bad_byte, named",
+    [(b"\x00", "byte NUL"), (b"\xe9", "UTF-8")],
+    ids=["nul", "latin1"],
+)
+def test_a_bad_byte_deep_in_a_large_file_is_refused_naming_its_line(
+    tmp_path, bad_byte, named
+):
+    snapshot = SnapshotFactory()
+    path = large_file_with(tmp_path, b"0912345678,L" + bad_byte + b"i,postpaid\n")
+
+    with pytest.raises(UnreadableFile, match=named) as refused:
+        check(path, snapshot=snapshot)
+
+    assert "120002" in str(refused.value).replace(".", "").replace(",", "")
+    assert not Subscriber.objects.filter(snapshot=snapshot).exists()
+
+
 def test_text_file_renamed_xlsx_is_refused(tmp_path):
     snapshot = SnapshotFactory()
     path = tmp_path / "tb.xlsx"
