@@ -613,8 +613,8 @@ def _csv_batches(
         parse_options=pa_csv.ParseOptions(
             delimiter=table.delimiter,
             newlines_in_values=True,
-            # Read straight from disk, a blank line must fail the read, not vanish
-            # and renumber the rows after it; the careful stream has none left.
+            # An empty line stays a row (of empty cells), so the rows after it
+            # keep their numbers; a line of spaces fails the read.
             ignore_empty_lines=False,
         ),
         convert_options=pa_csv.ConvertOptions(
