@@ -694,10 +694,7 @@ def read_batches(
         yield from _skip_rows(batches, handed_on)
         return
     done = 0
-    for columns in table.iter_xlsx_columns(ROWS_PER_BATCH):
-        batch = pa.record_batch(
-            [pa.array(column, pa.string()) for column in columns], names=names
-        )
+    for batch in table.iter_xlsx_batches():
         done += batch.num_rows
         if progress:
             progress(done, 0)

@@ -39,7 +39,7 @@ from eligibility.models import (
     Snapshot,
     Subscriber,
 )
-from eligibility.spreadsheets import UnreadableFile, open_table
+from eligibility.spreadsheets import TableFile, UnreadableFile, open_table
 
 Progress = Callable[[int, int, str], None]
 
@@ -100,6 +100,28 @@ def import_job_create(
     The column mapping is guessed from our names, the aliases staff mapped before and
     the operator's usual Vietnamese headers; staff confirm it before rows are checked.
     """
+    job, _table = _create_job(
+        kind=kind,
+        source=source,
+        original_name=original_name,
+        snapshot=snapshot,
+        list_name=list_name,
+        created_by=created_by,
+        cache_sheet=True,
+    )
+    return job
+
+
+def _create_job(
+    *,
+    kind: str,
+    source: File | Path,
+    original_name: str,
+    snapshot: Snapshot | None,
+    list_name: str,
+    created_by,
+    cache_sheet: bool,
+) -> tuple[ImportJob, TableFile]:
     if kind == ImportKind.NAMED_LIST:
         if not list_name.strip():
             raise DomainError(_("Give the list a name."))
@@ -132,9 +154,9 @@ def import_job_create(
     )
     job.column_map = importers.guess_column_map(kind, table.headers, remembered)
     job.save()
-    if table.format == "xlsx":
+    if cache_sheet and table.format == "xlsx":
         _cache_sheet(job, table)
-    return job
+    return job, table
 
 
 def _sheet_cache_path(job_id: int) -> Path:
@@ -158,11 +180,12 @@ def _cache_sheet(job: ImportJob, table) -> None:
         path.unlink()
 
 
-def _job_batches(job: ImportJob, progress=None):
-    """The rows of a job's file, from the sheet cache when there is one."""
+def _job_batches(job: ImportJob, progress=None, table: TableFile | None = None):
+    """The rows of a job's file: from the table the caller opened, else from the
+    sheet cache when there is one, else from the file."""
     cached = _sheet_cache_path(job.pk)
-    if not cached.exists():
-        yield from checks.read_batches(_open_job_file(job), progress)
+    if table is not None or not cached.exists():
+        yield from checks.read_batches(table or _open_job_file(job), progress)
         return
     reader = pa.ipc.open_file(str(cached))
     done = 0
@@ -509,20 +532,23 @@ def _checked_in_order(checker: checks.BatchChecker, batches) -> Iterator:
             yield pending.popleft().result()
 
 
-def import_job_validate(*, job_id: int, progress: Progress | None = None) -> ImportJob:
+def import_job_validate(
+    *, job_id: int, progress: Progress | None = None, table: TableFile | None = None
+) -> ImportJob:
     """Check every row of the file; the target is not touched.
 
     Rows with problems are recorded with their cells; the typed good rows wait in a
-    file beside the upload until staff import them or nothing.
+    file beside the upload until staff import them or nothing. `table` is the job's
+    file as the caller already opened it, read instead of opening it again.
     """
     writer = ProgressWriter(job_id)
     try:
-        return _validate(job_id, progress or writer)
+        return _validate(job_id, progress or writer, table)
     finally:
         writer.close()
 
 
-def _validate(job_id: int, progress: Progress) -> ImportJob:
+def _validate(job_id: int, progress: Progress, table: TableFile | None) -> ImportJob:
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().get(pk=job_id)
         missing = importers.missing_required(job.kind, job.column_map)
@@ -541,7 +567,7 @@ def _validate(job_id: int, progress: Progress) -> ImportJob:
     # check, which leaves a core idle at times; hashlib lets other threads run.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-hash") as hasher:
         digest = hasher.submit(_sha256, Path(job.source_file.path))
-        total, rejected = _check_rows(job, progress, step)
+        total, rejected = _check_rows(job, progress, step, table)
     job.refresh_from_db()
     job.file_sha256 = digest.result()
     job.total_rows = total
@@ -554,7 +580,9 @@ def _validate(job_id: int, progress: Progress) -> ImportJob:
     return job
 
 
-def _check_rows(job: ImportJob, progress: Progress, step: str) -> tuple[int, int]:
+def _check_rows(
+    job: ImportJob, progress: Progress, step: str, table: TableFile | None
+) -> tuple[int, int]:
     """Check the file's rows into the job's sink: (rows read, rows rejected)."""
     job_id = job.pk
     try:
@@ -570,7 +598,9 @@ def _check_rows(job: ImportJob, progress: Progress, step: str) -> tuple[int, int
                 collect_keys=not sink.finds_duplicates,
                 omit_empty_extra=sink.fills_empty_extra,
             )
-            batches = _job_batches(job, lambda done, size: progress(done, size, step))
+            batches = _job_batches(
+                job, lambda done, size: progress(done, size, step), table
+            )
             for checked in _checked_in_order(checker, batches):
                 total += checked.rows
                 if checked.rejected:
@@ -831,14 +861,19 @@ def import_file(
     progress: Progress | None = None,
     user=None,
 ) -> ImportJob:
-    """Upload, check and (with commit) import a file in one call, for commands and jobs."""
-    job = import_job_create(
+    """Upload, check and (with commit) import a file in one call, for commands and jobs.
+
+    The file is read once, as it is checked: an XLSX's rows go from the child that
+    parses the sheet straight to the check, with no sheet cache between them.
+    """
+    job, table = _create_job(
         kind=kind,
         source=path,
         original_name=path.name,
         snapshot=snapshot,
         list_name=list_name,
         created_by=user,
+        cache_sheet=False,
     )
     missing = importers.missing_required(kind, job.column_map)
     if missing:
@@ -846,7 +881,7 @@ def import_file(
             _("The file has no column for: %(columns)s.")
             % {"columns": ", ".join(missing)}
         )
-    job = import_job_validate(job_id=job.pk, progress=progress)
+    job = import_job_validate(job_id=job.pk, progress=progress, table=table)
     if commit and job.valid_rows:
         job = import_job_commit(job_id=job.pk, decided_by=user)
     return job

@@ -9,27 +9,34 @@ text, and ``TableFile.iter_csv_bytes`` streams a CSV file's own bytes for Postgr
 An XLSX is a zip archive of XML parts, read with python-calamine. Its 0.9 API has no
 streaming reader: get_sheet_by_index() loads the whole first sheet into a dense grid
 (32 bytes per cell of the rectangle from the first used cell to the last, in Rust
-memory), and only the conversion of rows to Python objects is lazy. So before calamine
-opens the archive every part is checked: count, declared sizes, compression ratio,
-that each part inflates to exactly the size it declares, and that no worksheet spreads
-its cells over more than IMPORT_XLSX_MAX_CELLS (default: 64 columns of Excel's
-1,048,576 rows). Without that last check a 2 KB file with one value in A1 and one in
-XFD1048576 makes calamine ask for 512 GiB, and the process aborts.
+memory), and only the conversion of rows to Python objects is lazy. So every part is
+checked: count, declared sizes, compression ratio, that each part inflates to exactly
+the size it declares, and that no worksheet spreads its cells over more than
+IMPORT_XLSX_MAX_CELLS (default: 64 columns of Excel's 1,048,576 rows). Without that
+last check a 2 KB file with one value in A1 and one in XFD1048576 makes calamine ask
+for 512 GiB. Calamine runs in a child process under a memory limit
+(eligibility.sheet_reader), started once the directory's declared sizes pass; the
+parts are inflated and measured here meanwhile, and the child's rows are read only
+once that passes too.
 """
 
 import codecs
 import copy
 import csv
-import datetime
 import io
+import json
+import logging
 import re
 import struct
+import subprocess
+import sys
+import tempfile
 import unicodedata
+import weakref
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from operator import itemgetter
 from pathlib import Path
 from xml.parsers import expat
@@ -39,9 +46,10 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
-from python_calamine import CalamineError, CalamineWorkbook, PasswordError
 
 __all__ = ["TableFile", "UnreadableFile", "open_table"]
+
+logger = logging.getLogger(__name__)
 
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -131,9 +139,9 @@ class TableFile:
     delimiter: str = ","
     # CSV: the byte that ends a line (b"\r" for old Mac files).
     _newline: bytes = field(default=b"\n", init=False, repr=False, compare=False)
-    # XLSX: the rows after the header, loaded by open_table and handed to the first
-    # iter_rows() so that the sheet is parsed once per import, not twice.
-    _pending_rows: Iterator[list] | None = field(
+    # XLSX: the child process that parsed the sheet for open_table, handed to the
+    # first iter_rows() so that the sheet is parsed once per import, not twice.
+    _pending_sheet: "_SheetReader | None" = field(
         default=None, init=False, repr=False, compare=False
     )
 
@@ -324,82 +332,37 @@ class TableFile:
 
     # --- XLSX -----------------------------------------------------------------------
 
-    def iter_xlsx_columns(self, rows_per_block: int) -> Iterator[list]:
-        """The data rows of an XLSX in blocks, each as len(headers) columns of text.
+    def iter_xlsx_batches(self) -> Iterator[pa.RecordBatch]:
+        """The data rows of an XLSX as batches of string columns c0, c1, ...
 
-        Cells become text as iter_rows() says, but a column at a time: a column
-        holding only text (every column of a sheet saved from a CSV, most of a
-        typical export) is taken as it is, with no work per cell. Text is not
-        stripped here; the checks trim every cell.
+        Cells become text as iter_rows() says, but are not stripped: the import's
+        checks trim every cell. Empty rows are kept or dropped as iter_rows() says.
         """
         if self.format != "xlsx":
-            raise ValueError("iter_xlsx_columns() reads XLSX files only.")
-        width = len(self.headers)
-        block: list[list] = []
-        pending_blank: list[list] = []
-        for raw in self._xlsx_raw_rows():
-            row = raw[:width]
-            if len(row) < width:
-                row = row + [""] * (width - len(row))
-            # Held back until a row with data follows, as in iter_rows().
-            if row.count("") == width:
-                pending_blank.append(row)
-                continue
-            if pending_blank:
-                block += pending_blank
-                pending_blank = []
-            block.append(row)
-            if len(block) >= rows_per_block:
-                yield _columns_as_text(block, width)
-                block = []
-        if block:
-            yield _columns_as_text(block, width)
-
-    def _xlsx_raw_rows(self) -> Iterator[list]:
-        rows = self._pending_rows
-        self._pending_rows = None
-        if rows is None:
+            raise ValueError("iter_xlsx_batches() reads XLSX files only.")
+        sheet = self._pending_sheet
+        self._pending_sheet = None
+        if sheet is None:
             # Read again: check the file again too, it is only a path on disk.
-            _check_archive(self.path, self.original_name)
-            rows = _load_sheet_rows(self.path, self.original_name)
-            next(rows, None)
-        return rows
+            sheet = _parse_checked_sheet(self.path, self.original_name)
+        return sheet.batches()
 
     def _xlsx_rows(self) -> Iterator[list[str]]:
-        rows = self._xlsx_raw_rows()
-        width = len(self.headers)
-        padding = [""] * width
+        padding = [""] * len(self.headers)
         pending_blank = 0
-        # Flags, codes and dates repeat from row to row, and converting a float or a
-        # date costs 5 to 15 times a dict look-up; equal values (1.0, 1, True) give
-        # equal text, so the value alone is the key. Cleared when full: unique values
-        # such as MSISDNs would otherwise fill it.
-        known: dict = {}
-        lookup = known.get
-
-        def convert(value) -> str:
-            text = _cell_text(value)
-            if len(known) >= 50_000:
-                known.clear()
-            known[value] = text
-            return text
-
-        for raw in rows:
-            row = [
-                v.strip() if type(v) is str else lookup(v) or convert(v)
-                for v in raw[:width]
-            ]
-            if len(row) < width:
-                row += padding[len(row) :]
-            if not any(row):
-                # Held back until a row with data follows: a sheet that declares a
-                # million rows but fills ten ends with blank rows nobody wants.
-                pending_blank += 1
-                continue
-            for _blank in range(pending_blank):
-                yield padding.copy()
-            pending_blank = 0
-            yield row
+        for batch in self.iter_xlsx_batches():
+            columns = [column.to_pylist() for column in batch.columns]
+            for cells in zip(*columns, strict=True):
+                row = [cell.strip() for cell in cells]
+                if not any(row):
+                    # Held back until a row with data follows, so that a row of
+                    # spaces at the end is dropped like an empty one.
+                    pending_blank += 1
+                    continue
+                for _blank in range(pending_blank):
+                    yield padding.copy()
+                pending_blank = 0
+                yield row
 
 
 def open_table(path: Path | str, *, original_name: str) -> TableFile:
@@ -615,75 +578,149 @@ def _column_letter(index: int) -> str:
 
 
 def _open_xlsx(path: Path, name: str) -> TableFile:
-    _check_archive(path, name)
-    rows = _load_sheet_rows(path, name)
-    first = next(rows, None)
-    if first is None:
-        raise UnreadableFile(
-            _(
-                "The first sheet of “%(name)s” is empty. Put the data on the first "
-                "sheet, with the column names in row 1, and upload the file again."
+    sheet = _parse_checked_sheet(path, name)
+    try:
+        if sheet.headers is None:
+            raise UnreadableFile(
+                _(
+                    "The first sheet of “%(name)s” is empty. Put the data on the first "
+                    "sheet, with the column names in row 1, and upload the file again."
+                )
+                % {"name": name}
             )
-            % {"name": name}
-        )
-    headers = [
-        unicodedata.normalize("NFC", v.strip() if type(v) is str else _cell_text(v))
-        for v in first
-    ]
-    while headers and not headers[-1]:
-        headers.pop()
-    _check_headers(name, headers, column_offset=rows.column_offset)
-    table = TableFile(path=path, original_name=name, format="xlsx", headers=headers)
-    table._pending_rows = rows
+        _check_headers(name, sheet.headers, column_offset=sheet.column_offset)
+    except UnreadableFile:
+        sheet.close()
+        raise
+    table = TableFile(
+        path=path, original_name=name, format="xlsx", headers=sheet.headers
+    )
+    table._pending_sheet = sheet
+    # A table whose rows are never read must not leave its child waiting.
+    weakref.finalize(table, sheet.close)
     return table
 
 
-class _SheetRows:
-    """The rows of a loaded first sheet, with the column where calamine starts them.
+def _parse_checked_sheet(path: Path, name: str) -> "_SheetReader":
+    """The first sheet parsed in a child process while the archive is checked here.
 
-    Calamine's grid starts at the first column that holds a value, so when column A
-    is empty everywhere the first item of each row is column B.
+    The cheap checks of the archive's directory come first, so that a file refused
+    by its declared sizes never reaches calamine at all. The parse then starts, and
+    the parts are inflated and measured meanwhile; the child's output is read only
+    once they pass.
     """
-
-    def __init__(self, rows: Iterator[list], column_offset: int) -> None:
-        self._rows = rows
-        self.column_offset = column_offset
-
-    def __iter__(self) -> "_SheetRows":
-        return self
-
-    def __next__(self) -> list:
-        return next(self._rows)
-
-
-def _load_sheet_rows(path: Path, name: str) -> _SheetRows:
-    """Parse the first sheet with calamine, once _check_archive has passed the file."""
+    unpacked_bytes = _check_directory(path, name)
+    sheet = _SheetReader(path, name, _reader_memory(unpacked_bytes))
     try:
-        with CalamineWorkbook.from_path(path) as workbook:
-            if not workbook.sheet_names:
-                sheet = None
-            else:
-                sheet = workbook.get_sheet_by_index(0)
-    except PasswordError:
-        raise UnreadableFile(
-            _(
-                "The file “%(name)s” is password-protected. Remove the password in "
-                "Excel, save the file and upload it again."
+        _check_contents(path, name)
+        sheet.wait_for_parse()
+    except BaseException:
+        sheet.close()
+        raise
+    return sheet
+
+
+# eligibility/sheet_reader.py runs as a script, so that the child imports neither
+# Django nor the project.
+_READER_SCRIPT = str(Path(__file__).with_name("sheet_reader.py"))
+
+
+class _SheetReader:
+    """The child process that parses a sheet with calamine (see sheet_reader)."""
+
+    def __init__(self, path: Path, name: str, memory: int) -> None:
+        self._name = name
+        self._memory = memory
+        self._errors = tempfile.TemporaryFile()
+        self._process = subprocess.Popen(
+            [sys.executable, "-I", _READER_SCRIPT, str(path), str(memory)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self._errors,
+        )
+        self._stream: pa.ipc.RecordBatchStreamReader | None = None
+        self.headers: list[str] | None = None
+        self.column_offset = 0
+
+    def wait_for_parse(self) -> None:
+        """Read the header the child sends once calamine has parsed the sheet."""
+        try:
+            self._stream = pa.ipc.open_stream(self._process.stdout)
+        except (pa.ArrowInvalid, OSError):
+            raise UnreadableFile(self._failed()) from None
+        metadata = {
+            key.decode(): value.decode()
+            for key, value in (self._stream.schema.metadata or {}).items()
+        }
+        status = metadata.get("status")
+        if status == "ok":
+            self.headers = json.loads(metadata["headers"])
+            self.column_offset = int(metadata["column_offset"])
+        elif status == "password":
+            raise UnreadableFile(
+                _(
+                    "The file “%(name)s” is password-protected. Remove the password "
+                    "in Excel, save the file and upload it again."
+                )
+                % {"name": self._name}
             )
-            % {"name": name}
-        ) from None
-    except CalamineError as exc:
-        raise UnreadableFile(
-            _(
-                "The file “%(name)s” could not be read as an Excel workbook "
-                "(%(detail)s). Open it in Excel, save it again as .xlsx and upload "
-                "the new file."
+        elif status == "unreadable":
+            raise UnreadableFile(
+                _(
+                    "The file “%(name)s” could not be read as an Excel workbook "
+                    "(%(detail)s). Open it in Excel, save it again as .xlsx and upload "
+                    "the new file."
+                )
+                % {"name": self._name, "detail": metadata.get("detail", "")}
             )
-            % {"name": name, "detail": exc}
-        ) from None
-    if sheet is None or sheet.start is None:
-        return _SheetRows(iter(()), 0)
-    return _SheetRows(iter(sheet.iter_rows()), sheet.start[1])
+        elif status != "empty":
+            raise UnreadableFile(self._failed())
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        try:
+            if self._stream is None or self.headers is None:
+                return
+            try:
+                yield from self._stream
+            except (pa.ArrowInvalid, OSError):
+                raise UnreadableFile(self._failed()) from None
+            if self._process.wait() != 0:
+                raise UnreadableFile(self._failed())
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the child if it still runs, and release what it held."""
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        self._process.stdout.close()
+        self._errors.close()
+
+    def _failed(self) -> str:
+        """The message for a child that stopped without a well-formed answer."""
+        code = self._process.wait()
+        self._errors.seek(0)
+        errors = self._errors.read(4000).decode(errors="replace")
+        logger.warning(
+            "Reading the sheet of %s stopped with exit code %s: %s",
+            self._name,
+            code,
+            errors,
+        )
+        # Rust says "memory allocation of N bytes failed" and aborts; Python raises.
+        if "memory allocation of" in errors or "MemoryError" in errors:
+            return _(
+                "The file “%(name)s” is refused: reading its sheet needs more than "
+                "the %(limit)s of memory the portal allows for it, far more than its "
+                "size explains. A cell may repeat a very long text many times. "
+                "Save the data as CSV UTF-8, or check the sheet in Excel, and upload "
+                "it again."
+            ) % {"name": self._name, "limit": filesizeformat(self._memory)}
+        return _(
+            "The file “%(name)s” could not be read as an Excel workbook. Open it in "
+            "Excel, save it again as .xlsx and upload the new file."
+        ) % {"name": self._name}
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -696,61 +733,27 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
-def _columns_as_text(rows: list[list], width: int) -> list:
-    """The columns of equally long rows, every cell as text (see _cell_text)."""
-    if not rows:
-        return [() for _column in range(width)]
-    columns = []
-    for column in zip(*rows, strict=True):
-        # The type test runs in C, per cell; the conversion in Python, per cell.
-        if set(map(type, column)) == {str}:
-            columns.append(column)
-        else:
-            columns.append([v if type(v) is str else _cell_text(v) for v in column])
-    return columns
-
-
-def _cell_text(value) -> str:
-    """Text for a value calamine returns; strings are stripped by the caller."""
-    kind = type(value)
-    if kind is float:
-        if value.is_integer():
-            # 901234567.0 is how Excel stores the number 901234567.
-            return str(int(value))
-        text = repr(value)
-        if "e" in text:
-            text = format(Decimal(text), "f")
-        return text
-    if kind is bool:
-        return "1" if value else "0"
-    if kind is int:
-        return str(value)
-    if kind is datetime.date:
-        return value.isoformat()
-    if kind is datetime.datetime:
-        # Excel stores a time as a fraction of a day; round away the float noise.
-        if value.microsecond >= 500_000:
-            value += datetime.timedelta(seconds=1)
-        value = value.replace(microsecond=0)
-        if value.time() == datetime.time(0):
-            return value.date().isoformat()
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    if kind is datetime.time:
-        return value.replace(microsecond=0).isoformat()
-    if kind is datetime.timedelta:
-        seconds = round(value.total_seconds())
-        return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-    if kind is str:
-        return value.strip()
-    return str(value)
-
-
 def _max_cells() -> int:
     return getattr(settings, "IMPORT_XLSX_MAX_CELLS", _DEFAULT_MAX_CELLS)
 
 
-def _check_archive(path: Path, name: str) -> None:
-    """Refuse an XLSX whose archive could exhaust memory or is not a workbook."""
+def _reader_memory(unpacked_bytes: int) -> int:
+    """The address space the child parsing a sheet may use, in bytes.
+
+    Calamine's grid takes 32 bytes a cell, and a text cell as much again on the heap
+    for short text, over the largest rectangle the checks let through. Longer text
+    is bounded by the workbook's unpacked size, counted twice for a shared string
+    and its copies; a gigabyte more is for Python, Arrow and a row being converted.
+    A file that needs more, such as one shared string repeated in every cell, stops
+    the child instead of exhausting the machine.
+    """
+    return 64 * _max_cells() + 2 * unpacked_bytes + 1024**3
+
+
+def _check_directory(path: Path, name: str) -> int:
+    """Refuse an XLSX whose directory shows it could exhaust memory or is not a
+    workbook: what the parts declare, read without inflating any of them. Returns
+    the size the parts declare, unpacked."""
     max_entries = settings.IMPORT_XLSX_MAX_ENTRIES
     max_total = settings.IMPORT_XLSX_MAX_TOTAL_BYTES
     max_entry = settings.IMPORT_XLSX_MAX_ENTRY_BYTES
@@ -834,7 +837,18 @@ def _check_archive(path: Path, name: str) -> None:
                     )
                     % {"name": name, "part": info.filename}
                 )
-        for info in infos:
+    return total
+
+
+def _check_contents(path: Path, name: str) -> None:
+    """Inflate every part of an archive that passed _check_directory, to check that
+    it holds what it declares and that no sheet spans too many cells."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise UnreadableFile(_damaged(name, exc)) from None
+    with archive:
+        for info in archive.infolist():
             _check_part(archive, info, name)
 
 

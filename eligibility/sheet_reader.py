@@ -1,0 +1,226 @@
+"""The first sheet of an XLSX, parsed in a child process and streamed back as Arrow.
+
+python-calamine loads a whole sheet into a dense grid of the rectangle its cells span,
+and a file that makes it ask for more memory than there is aborts the process that
+asked: a 2 KB file with one value in A1 and one in XFD1048576 asks for 512 GiB. The
+portal checks every archive for that before it reads a row
+(eligibility.spreadsheets._check_archive), but the check inflates and scans the whole
+sheet, which takes a quarter of calamine's own time. So the parse runs here, in a
+child process under an address-space limit, while the portal's process runs the
+check; the portal reads the rows only once the check has passed, and kills the child
+when it fails. Whatever the file does to calamine, the portal's process never runs it.
+
+This module imports neither Django nor the project, so the child starts with only
+python-calamine and pyarrow: `python -I eligibility/sheet_reader.py PATH LIMIT`.
+
+What the child writes on stdout is an Arrow IPC stream. The metadata of its schema
+says how the parse went:
+- status "ok": headers (a JSON list) and column_offset, then the data rows in record
+  batches of string columns c0, c1, ... (see cell_text);
+- status "empty": the first sheet holds no cell;
+- status "password": the workbook is encrypted;
+- status "unreadable": calamine refused it; detail says why.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import resource
+import sys
+import threading
+import unicodedata
+from decimal import Decimal
+from itertools import batched, chain
+
+ROWS_PER_BATCH = 50_000
+
+
+def cell_text(value) -> str:
+    """Text for a value calamine returns; strings come stripped."""
+    kind = type(value)
+    if kind is float:
+        if value.is_integer():
+            # 901234567.0 is how Excel stores the number 901234567.
+            return str(int(value))
+        text = repr(value)
+        if "e" in text:
+            text = format(Decimal(text), "f")
+        return text
+    if kind is bool:
+        return "1" if value else "0"
+    if kind is int:
+        return str(value)
+    if kind is datetime.date:
+        return value.isoformat()
+    if kind is datetime.datetime:
+        # Excel stores a time as a fraction of a day; round away the float noise.
+        if value.microsecond >= 500_000:
+            value += datetime.timedelta(seconds=1)
+        value = value.replace(microsecond=0)
+        if value.time() == datetime.time(0):
+            return value.date().isoformat()
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if kind is datetime.time:
+        return value.replace(microsecond=0).isoformat()
+    if kind is datetime.timedelta:
+        seconds = round(value.total_seconds())
+        return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    if kind is str:
+        return value.strip()
+    return str(value)
+
+
+def header_cells(first_row: list) -> list[str]:
+    """The header row as text, stripped, in Unicode NFC, without empty cells at its end."""
+    headers = [
+        unicodedata.normalize("NFC", v.strip() if type(v) is str else cell_text(v))
+        for v in first_row
+    ]
+    while headers and not headers[-1]:
+        headers.pop()
+    return headers
+
+
+def _text_column(cells: list):
+    """A column's cells as an Arrow array of text (see cell_text).
+
+    A column of text, as every column of a sheet saved from a CSV and most of a
+    typical export, goes to Arrow as it is: Arrow refuses any other value, which is
+    cheaper than looking at each cell's type first. Other columns are turned into
+    text cell by cell. Text is not stripped here; the import's checks trim it.
+    """
+    import pyarrow as pa
+
+    try:
+        return pa.array(cells, pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return pa.array(
+            [v if type(v) is str else cell_text(v) for v in cells], pa.string()
+        )
+
+
+def sheet_batches(rows, width: int, schema, rows_per_block: int = ROWS_PER_BATCH):
+    """The data rows as record batches of width text columns, in file order.
+
+    calamine gives every row as a list as wide as the sheet. Each block of rows is
+    laid end to end in one list and a column is a slice of it with a step: a fifth
+    of the time that turning rows into columns with zip() takes. Empty rows in the
+    middle are kept so that row numbers stay right; empty rows at the end are
+    dropped: a sheet that declares a million rows but fills ten ends with blank rows
+    nobody wants.
+    """
+    import pyarrow as pa
+
+    held_blank: list = []  # blank rows not yet known to come before data
+    for block in batched(rows, rows_per_block):
+        cells = list(chain.from_iterable(block))
+        grid_width = len(cells) // len(block)
+        if len(cells) != grid_width * len(block) or grid_width < width:
+            # Not a rectangle: never seen from calamine, handled all the same.
+            cells = list(chain.from_iterable(_padded(row, width) for row in block))
+            grid_width = width
+        columns = [_text_column(cells[i::grid_width]) for i in range(width)]
+        batch = pa.record_batch(columns, schema=schema)
+        last_filled = _last_true(_any_filled(columns))
+        if last_filled < 0:
+            held_blank.append(batch)
+            continue
+        yield from held_blank
+        held_blank = []
+        yield batch.slice(0, last_filled + 1)
+        if last_filled + 1 < batch.num_rows:
+            held_blank.append(batch.slice(last_filled + 1))
+
+
+def _padded(row: list, width: int) -> list:
+    row = row[:width]
+    return row + [""] * (width - len(row)) if len(row) < width else row
+
+
+def _any_filled(columns):
+    """Per row, whether any of the columns holds a non-empty cell."""
+    import pyarrow.compute as pc
+
+    filled = pc.not_equal(pc.binary_length(columns[0]), 0)
+    for column in columns[1:]:
+        filled = pc.or_(filled, pc.not_equal(pc.binary_length(column), 0))
+    return filled
+
+
+def _last_true(mask) -> int:
+    """The index of the last true value of a boolean array, or -1."""
+    import numpy as np
+
+    found = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+    return int(found[-1]) if len(found) else -1
+
+
+def _write_status(out, status: str, **details: str) -> None:
+    import pyarrow as pa
+
+    schema = pa.schema([], metadata={"status": status, **details})
+    pa.ipc.new_stream(out, schema).close()
+
+
+def write_sheet(path: str, out, rows_per_block: int = ROWS_PER_BATCH) -> None:
+    """Parse the first sheet of the workbook at path and write it to out (see above)."""
+    from python_calamine import CalamineError, CalamineWorkbook, PasswordError
+
+    # pyarrow takes a tenth of a second to import: done while calamine parses, which
+    # lets other threads run.
+    arrow = threading.Thread(target=__import__, args=("pyarrow",))
+    arrow.start()
+    try:
+        with CalamineWorkbook.from_path(path) as workbook:
+            sheet = workbook.get_sheet_by_index(0) if workbook.sheet_names else None
+    except PasswordError:
+        arrow.join()
+        _write_status(out, "password")
+        return
+    except CalamineError as exc:
+        arrow.join()
+        _write_status(out, "unreadable", detail=str(exc))
+        return
+    arrow.join()
+    import pyarrow as pa
+
+    rows = iter(sheet.iter_rows()) if sheet is not None and sheet.start else iter(())
+    first = next(rows, None)
+    if first is None:
+        _write_status(out, "empty")
+        return
+    headers = header_cells(first)
+    width = len(headers)
+    schema = pa.schema(
+        [pa.field(f"c{i}", pa.string()) for i in range(width)],
+        metadata={
+            "status": "ok",
+            "headers": json.dumps(headers),
+            "column_offset": str(sheet.start[1]),
+        },
+    )
+    with pa.ipc.new_stream(out, schema) as writer:
+        if not width:
+            return
+        for batch in sheet_batches(rows, width, schema, rows_per_block):
+            writer.write_batch(batch)
+
+
+def main(argv: list[str]) -> int:
+    path, limit = argv[1], int(argv[2])
+    # The limit turns an allocation no real sheet needs into a quick abort of this
+    # process alone; no core file is left behind.
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    with open(sys.stdout.fileno(), "wb", closefd=False) as out:
+        try:
+            write_sheet(path, out)
+        except BrokenPipeError:
+            # The portal stopped reading: its check refused the file.
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
