@@ -11,7 +11,8 @@ check; the portal reads the rows only once the check has passed, and kills the c
 when it fails. Whatever the file does to calamine, the portal's process never runs it.
 
 This module imports neither Django nor the project, so the child starts with only
-python-calamine and pyarrow: `python -I eligibility/sheet_reader.py PATH LIMIT`.
+python-calamine and pyarrow:
+`python -I eligibility/sheet_reader.py PATH MEMORY_BYTES CPU_SECONDS`.
 
 What the child writes on stdout is an Arrow IPC stream. The metadata of its schema
 says how the parse went:
@@ -208,10 +209,12 @@ def write_sheet(path: str, out, rows_per_block: int = ROWS_PER_BATCH) -> None:
 
 
 def main(argv: list[str]) -> int:
-    path, limit = argv[1], int(argv[2])
-    # The limit turns an allocation no real sheet needs into a quick abort of this
-    # process alone; no core file is left behind.
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    path, memory, seconds = argv[1], int(argv[2]), int(argv[3])
+    # The memory limit turns an allocation no real sheet needs into a quick abort of
+    # this process alone, and the processor-time limit ends a parse that would never
+    # finish; no core file is left behind.
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 5))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     with open(sys.stdout.fileno(), "wb", closefd=False) as out:
         try:

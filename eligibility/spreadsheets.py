@@ -27,6 +27,7 @@ import io
 import json
 import logging
 import re
+import signal
 import struct
 import subprocess
 import sys
@@ -633,7 +634,14 @@ class _SheetReader:
         self._memory = memory
         self._errors = tempfile.TemporaryFile()
         self._process = subprocess.Popen(
-            [sys.executable, "-I", _READER_SCRIPT, str(path), str(memory)],
+            [
+                sys.executable,
+                "-I",
+                _READER_SCRIPT,
+                str(path),
+                str(memory),
+                str(settings.IMPORT_XLSX_READER_CPU_SECONDS),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._errors,
@@ -708,6 +716,18 @@ class _SheetReader:
             code,
             errors,
         )
+        if code == -signal.SIGXCPU:
+            return _(
+                "The file “%(name)s” is refused: reading its sheet took more than "
+                "%(seconds)s seconds of processor time, far more than a workbook of "
+                "its size needs. Save the data as CSV UTF-8, or check the sheet in "
+                "Excel, and upload it again."
+            ) % {
+                "name": self._name,
+                "seconds": number_format(
+                    settings.IMPORT_XLSX_READER_CPU_SECONDS, force_grouping=True
+                ),
+            }
         # Rust says "memory allocation of N bytes failed" and aborts; Python raises.
         if "memory allocation of" in errors or "MemoryError" in errors:
             return _(

@@ -161,6 +161,9 @@ IMPORT_XLSX_MAX_RATIO = env.int("IMPORT_XLSX_MAX_RATIO", default=200)
 IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=1024**3)
 # calamine reserves memory for the rectangle between the first and last used cell.
 IMPORT_XLSX_MAX_CELLS = env.int("IMPORT_XLSX_MAX_CELLS", default=64 * 1_048_576)
+# Processor time the child process that parses a sheet may use: a full sheet of 64
+# columns takes calamine about a minute.
+IMPORT_XLSX_READER_CPU_SECONDS = env.int("IMPORT_XLSX_READER_CPU_SECONDS", default=600)
 
 LOGGING = {
     "version": 1,

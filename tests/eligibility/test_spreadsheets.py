@@ -7,6 +7,7 @@ import datetime
 import gc
 import random
 import re
+import signal
 import string
 import struct
 import subprocess
@@ -509,12 +510,14 @@ def test_calamine_asking_for_512_gib_stops_only_its_own_process(tmp_path):
             spreadsheets._READER_SCRIPT,
             str(path),
             str(2 * 1024**3),
+            "60",
         ],
         capture_output=True,
         timeout=60,
     )
 
-    assert child.returncode != 0
+    assert child.returncode == -signal.SIGABRT
+    assert b"memory allocation of" in child.stderr
     assert b"status" not in child.stdout
 
 
@@ -785,3 +788,15 @@ def test_one_long_text_repeated_in_every_cell_stops_the_child_not_the_portal(
 
     assert "“repeat.xlsx” is refused: reading its sheet needs more than" in message
     assert "of memory the portal allows for it" in message
+
+
+def test_sheet_taking_too_long_to_read_is_refused(tmp_path, settings):
+    settings.IMPORT_XLSX_READER_CPU_SECONDS = 1
+    path = shared_string_workbook(tmp_path / "long.xlsx", "Nguyễn Văn A", 400_000)
+
+    message = refusal(path)
+
+    assert (
+        "“long.xlsx” is refused: reading its sheet took more than 1 seconds" in message
+    )
+    assert "of processor time" in message
