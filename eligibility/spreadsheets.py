@@ -692,10 +692,19 @@ class _SheetReader:
                 yield from self._stream
             except (pa.ArrowInvalid, OSError):
                 raise UnreadableFile(self._failed()) from None
-            if self._process.wait() != 0:
+            if self._exit_code() != 0:
                 raise UnreadableFile(self._failed())
         finally:
             self.close()
+
+    def _exit_code(self) -> int:
+        """How the child ended. It ends once its output is read, or has ended when the
+        output breaks off; one that does neither is stopped."""
+        try:
+            return self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            return self._process.wait()
 
     def close(self) -> None:
         """Stop the child if it still runs, and release what it held."""
@@ -707,7 +716,7 @@ class _SheetReader:
 
     def _failed(self) -> str:
         """The message for a child that stopped without a well-formed answer."""
-        code = self._process.wait()
+        code = self._exit_code()
         self._errors.seek(0)
         errors = self._errors.read(4000).decode(errors="replace")
         logger.warning(

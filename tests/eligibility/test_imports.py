@@ -447,7 +447,7 @@ def test_xlsx_numbers_stored_as_numbers_are_read_as_msisdns(tmp_path):
         kind=ImportKind.SUBSCRIBERS, path=path, snapshot=snapshot, commit=True
     )
     assert job.rejected_rows == 0
-    # The sheet parsed once at upload served the check, and is gone after the commit.
+    # import_file hands the rows from the parse straight to the check: no cache.
     assert not services._sheet_cache_path(job.pk).exists()
     assert sorted(Subscriber.objects.values_list("msisdn", flat=True)) == [
         "84901234567",

@@ -16,10 +16,12 @@ import zipfile
 from pathlib import Path
 
 import openpyxl
+import pyarrow as pa
 import pytest
 from django.utils import translation
 
 from eligibility import spreadsheets
+from eligibility.sheet_reader import sheet_batches
 from eligibility.spreadsheets import TableFile, UnreadableFile, open_table
 
 SHEET = "xl/worksheets/sheet1.xml"
@@ -800,3 +802,21 @@ def test_sheet_taking_too_long_to_read_is_refused(tmp_path, settings):
         "“long.xlsx” is refused: reading its sheet took more than 1 seconds" in message
     )
     assert "of processor time" in message
+
+
+def test_blank_rows_across_blocks_keep_their_place_and_trailing_ones_go():
+    # Blocks of two rows: blank rows that end one block are held until a row with
+    # data follows in a later block, so row numbers do not move; blank rows at the
+    # end of the sheet are dropped, whichever block they fall in.
+    schema = pa.schema([pa.field("c0", pa.string()), pa.field("c1", pa.string())])
+    rows = [["1", "a"], ["", ""], ["", ""], ["", ""], [2.0, True], ["", ""], ["", ""]]
+
+    batches = list(sheet_batches(iter(rows), 2, schema, rows_per_block=2))
+
+    assert pa.Table.from_batches(batches, schema).to_pylist() == [
+        {"c0": "1", "c1": "a"},
+        {"c0": "", "c1": ""},
+        {"c0": "", "c1": ""},
+        {"c0": "", "c1": ""},
+        {"c0": "2", "c1": "1"},
+    ]
