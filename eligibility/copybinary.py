@@ -146,6 +146,12 @@ def _fixed(column: TargetColumn, values: pa.Array) -> tuple[np.ndarray, str] | N
     base = column.base
     if base in _INT_WIDTHS:
         width = _INT_WIDTHS[base]
+        if pa.types.is_string(values.type):
+            # Digits checked as text (MSISDNs) into a number column.
+            try:
+                values = pc.cast(values, pa.int64())
+            except pa.ArrowInvalid as error:
+                raise UnsupportedColumn(f"{column.name}: {error}") from error
         numbers = values.to_numpy()
         dtype = f">i{width}"
         if width < 8 and len(numbers):

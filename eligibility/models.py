@@ -11,6 +11,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from eligibility.fields import MsisdnNumberField
+
 
 class DomainError(Exception):
     """A request the domain refuses; str(exc) is the user-facing message."""
@@ -124,7 +126,7 @@ class Subscriber(models.Model):
         related_name="subscribers",
         db_constraint=False,
     )
-    msisdn = models.CharField(_("MSISDN"), max_length=11)
+    msisdn = MsisdnNumberField(_("MSISDN"))
     full_name = models.CharField(_("full name"), max_length=200, blank=True)
     subscription_type = models.CharField(
         _("subscription type"), max_length=10, choices=SubscriptionType.choices
@@ -227,7 +229,7 @@ class BillingRecord(models.Model):
         related_name="billing_records",
         db_constraint=False,
     )
-    msisdn = models.CharField(_("MSISDN"), max_length=11)
+    msisdn = MsisdnNumberField(_("MSISDN"))
     cycle = models.DateField(_("billing cycle"), help_text=_("First day of the month."))
     revenue_total = models.BigIntegerField(_("total revenue"))
     revenue_voice = models.BigIntegerField(_("voice revenue"), default=0)

@@ -32,6 +32,7 @@ from typing import Any
 from django.db import connection
 from django.utils.translation import gettext as _
 
+from eligibility.fields import MSISDN_PATTERN
 from eligibility.importers import SUBSCRIBER_COLUMNS
 from eligibility.models import BillingRecord, NamedList, Snapshot, Subscriber
 from eligibility.partitions import snapshot_rows_table
@@ -76,6 +77,16 @@ class Context:
 
 def _is_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+def msisdn_literal(value: str) -> str:
+    """A normalised number as the bigint the subscriber tables store."""
+    text = str(value)
+    if not re.fullmatch(MSISDN_PATTERN, text):
+        raise RuleSetError(
+            [_("%(value)r is not a number as 84 and nine digits.") % {"value": text}]
+        )
+    return text
 
 
 def text_literal(value: str) -> str:
@@ -504,7 +515,7 @@ class Compiler:
                     [_("There is no named list %(name)r.") % {"name": measure["list"]}]
                 )
             return (
-                f"(s.msisdn IN (SELECT l.msisdn FROM {LIST_ENTRIES} l "
+                f"(s.msisdn IN (SELECT CAST(l.msisdn AS BIGINT) FROM {LIST_ENTRIES} l "
                 f"WHERE l.named_list_id = {int(list_id)}))"
             )
         if key == "in_campaigns":
@@ -513,7 +524,8 @@ class Compiler:
                 return "(1 = 0)"
             ids = ", ".join(str(int(run)) for run in runs)
             return (
-                f"(s.msisdn IN (SELECT c.msisdn FROM {self.context.member_table} c "
+                f"(s.msisdn IN (SELECT CAST(c.msisdn AS BIGINT) "
+                f"FROM {self.context.member_table} c "
                 f"WHERE c.selected = TRUE AND c.run_id IN ({ids})))"
             )
         raise RuleSetError([_("Unknown measure %(key)r.") % {"key": key}])
@@ -729,7 +741,7 @@ class Compiler:
         passing = None
         self.rows_prefix = []
         if msisdn is not None:
-            where += f" AND s.msisdn = {text_literal(msisdn)}"
+            where += f" AND s.msisdn = {msisdn_literal(msisdn)}"
         elif self.bill_columns and (prefix := self.prefix(steps)):
             self.rows_prefix = prefix
             passing = " AND ".join(f"COALESCE({step.sql}, FALSE)" for step in prefix)
@@ -738,7 +750,7 @@ class Compiler:
         if bill and msisdn is not None:
             bill = bill.replace(
                 "GROUP BY x.msisdn",
-                f"AND x.msisdn = {text_literal(msisdn)} GROUP BY x.msisdn",
+                f"AND x.msisdn = {msisdn_literal(msisdn)} GROUP BY x.msisdn",
             )
         join = " LEFT JOIN bill b ON b.msisdn = s.msisdn" if bill else ""
         select = (
@@ -867,7 +879,7 @@ class Compiler:
         if bands:
             values.append(("tier_value", "f.tv"))
         select = (
-            f"SELECT {int(run_id)}, f.msisdn, f.sel = 1, f.overall_rank, "
+            f"SELECT {int(run_id)}, CAST(f.msisdn AS TEXT), f.sel = 1, f.overall_rank, "
             f"COALESCE(f.cell_label, ''), f.cell_rank, f.spilled = 1, "
             f"{by_tier('code')}, {by_tier('customer_group')}, {by_tier('gift_tier')}, "
             f"{by_tier('channel')}, {list_name}, {batch}, f.phase, "
@@ -991,6 +1003,7 @@ def selection_explain_row(
             return None
         names = [column[0] for column in cursor.description]
     record = dict(zip(names, row, strict=True))
+    record["msisdn"] = str(record["msisdn"])
     steps = [
         {"step": label, "passed": bool(record[f"c{index}"])}
         for index, label in enumerate(compiler.step_labels, start=1)

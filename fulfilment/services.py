@@ -227,7 +227,7 @@ def orders_release(
                        CASE WHEN c.address <> '' THEN c.address
                             ELSE COALESCE((SELECT s.address FROM {sub_t} s
                                            WHERE s.snapshot_id = r.snapshot_id
-                                             AND s.msisdn = i.msisdn), '')
+                                             AND s.msisdn = CAST(i.msisdn AS BIGINT)), '')
                        END,
                        c.store_id, m.company, i.province, i.district, i.tier,
                        CASE WHEN %(final)s AND i.deadline > %(now)s THEN %(now)s

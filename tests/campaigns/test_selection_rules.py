@@ -288,7 +288,9 @@ def test_explain_names_the_rule_that_kept_a_number_out(snapshot):
     )
     outsider = (
         snapshot.subscribers.exclude(
-            msisdn__in=SelectionMember.objects.filter(run=run).values("msisdn")
+            msisdn__in=list(
+                SelectionMember.objects.filter(run=run).values_list("msisdn", flat=True)
+            )
         )
         .order_by("contract_date")
         .last()
