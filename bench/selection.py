@@ -113,7 +113,7 @@ def _baseline(sql: str) -> tuple[float, list[tuple[str, int]]]:
         cursor.execute(f"CREATE TEMP TABLE bench_baseline AS {sql}")
         seconds = time.perf_counter() - start
         cursor.execute("SELECT msisdn, rank FROM bench_baseline ORDER BY rank")
-        rows = [(msisdn, int(rank)) for msisdn, rank in cursor.fetchall()]
+        rows = [(str(msisdn), int(rank)) for msisdn, rank in cursor.fetchall()]
         cursor.execute("DROP TABLE bench_baseline")
     return seconds, rows
 
@@ -144,7 +144,7 @@ def _sql_000(snapshot_id: int) -> str:
           AND s.line_kind = 'normal' AND {_tenure("s.contract_date")} >= 240
     )
     SELECT msisdn, ROW_NUMBER() OVER (
-        ORDER BY arpu DESC, tenure DESC, msisdn COLLATE "C") AS rank
+        ORDER BY arpu DESC, tenure DESC, msisdn) AS rank
     FROM candidates ORDER BY rank LIMIT {TOP_N}
     """
 
@@ -190,9 +190,9 @@ def _sql_004(snapshot_id: int, cells: list[dict]) -> str:
         SELECT e.*, q.seats,
                ROW_NUMBER() OVER (PARTITION BY e.company, e.customer_type
                    ORDER BY e.information DESC, e.tenure DESC,
-                            e.msisdn COLLATE "C") AS in_cell,
+                            e.msisdn) AS in_cell,
                ROW_NUMBER() OVER (ORDER BY e.information DESC, e.tenure DESC,
-                            e.msisdn COLLATE "C") AS rank
+                            e.msisdn) AS rank
         FROM eligible e JOIN seats q
           ON q.company = e.company AND q.customer_type = e.customer_type
     ), short AS (
@@ -205,7 +205,7 @@ def _sql_004(snapshot_id: int, cells: list[dict]) -> str:
     ), spare AS (
         SELECT r.msisdn, r.rank, ROW_NUMBER() OVER (PARTITION BY r.company
                    ORDER BY r.information DESC, r.tenure DESC,
-                            r.msisdn COLLATE "C") AS turn, s.short
+                            r.msisdn) AS turn, s.short
         FROM ranked r JOIN short s ON s.company = r.company
         WHERE r.in_cell > r.seats
     )
