@@ -25,7 +25,7 @@ from eligibility.models import (
 )
 from eligibility.services import _checked_path
 from eligibility.spreadsheets import UnreadableFile
-from tests.factories import SnapshotFactory
+from tests.factories import SnapshotFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -817,16 +817,7 @@ def test_each_snapshot_gets_its_own_partition_and_deleting_drops_it(tmp_path):
 
 def test_rows_written_through_the_orm_land_in_the_default_partition():
     snapshot = SnapshotFactory()
-    Subscriber.objects.create(
-        snapshot=snapshot,
-        msisdn="84901234567",
-        subscription_type="prepaid",
-        status="2C",
-        contract_date=date(2001, 5, 3),
-        customer_type="individual",
-        company=2,
-        province="Hồ Chí Minh",
-    )
+    SubscriberFactory(snapshot=snapshot)
     assert snapshot.subscribers.count() == 1
     services.snapshot_delete(snapshot=snapshot)
     assert not Subscriber.objects.exists()

@@ -8,28 +8,14 @@ from django.db import connection
 from campaigns import roles
 from eligibility.models import BillingRecord, Subscriber
 from tests.conftest import user_in_role
-from tests.factories import SnapshotFactory
+from tests.factories import SnapshotFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def subscriber(snapshot, msisdn, name="Nguyễn Văn An"):
-    return Subscriber.objects.create(
-        snapshot=snapshot,
-        msisdn=msisdn,
-        full_name=name,
-        subscription_type="prepaid",
-        status="2C",
-        contract_date=date(2001, 5, 3),
-        customer_type="individual",
-        company=2,
-        province="Hồ Chí Minh",
-    )
-
-
 def test_numbers_are_stored_as_numbers_and_read_back_as_text():
     snapshot = SnapshotFactory()
-    subscriber(snapshot, "84901234567")
+    SubscriberFactory(snapshot=snapshot, msisdn="84901234567")
     BillingRecord.objects.create(
         snapshot=snapshot, msisdn="84901234567", cycle=date(2022, 9, 1), revenue_total=1
     )
@@ -56,8 +42,12 @@ def test_numbers_are_stored_as_numbers_and_read_back_as_text():
 
 def test_staff_search_subscribers_by_number_or_name_and_see_plain_numbers(client):
     snapshot = SnapshotFactory()
-    subscriber(snapshot, "84901234567", name="Nguyễn Văn An")
-    subscriber(snapshot, "84931234568", name="Trần Thị Bình")
+    SubscriberFactory(
+        snapshot=snapshot, msisdn="84901234567", full_name="Nguyễn Văn An"
+    )
+    SubscriberFactory(
+        snapshot=snapshot, msisdn="84931234568", full_name="Trần Thị Bình"
+    )
     client.force_login(user_in_role("cskh", roles.CARE_STAFF))
 
     by_number = client.get(
@@ -79,7 +69,7 @@ def test_staff_search_subscribers_by_number_or_name_and_see_plain_numbers(client
 
 def test_staff_see_the_number_as_text_on_a_subscribers_page(client):
     snapshot = SnapshotFactory()
-    row = subscriber(snapshot, "84901234567")
+    row = SubscriberFactory(snapshot=snapshot, msisdn="84901234567")
     client.force_login(user_in_role("cskh", roles.CARE_STAFF))
 
     page = client.get(f"/admin/eligibility/subscriber/{row.pk}/change/")

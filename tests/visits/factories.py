@@ -2,8 +2,8 @@ from datetime import date
 
 import factory
 
+import tests.factories
 from campaigns.models import FulfilmentChannel
-from eligibility.models import Subscriber
 from tests.factories import UserFactory
 from tests.gifts.factories import (
     SelectionMemberFactory,
@@ -43,17 +43,13 @@ def posted(username: str, province: str, district: str = ""):
     ).user
 
 
-class SubscriberFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Subscriber
+class SubscriberFactory(tests.factories.SubscriberFactory):
+    """A subscriber with an address, as home visits need."""
 
     msisdn = factory.Sequence(lambda n: f"8491{n:07d}")
     full_name = "Trần Văn An"
     subscription_type = "postpaid"
-    status = "2C"
     contract_date = date(2005, 3, 1)
-    customer_type = "individual"
-    company = 2
     province = "TP Hồ Chí Minh"
     district = "Quận 1"
     address = "12 Lê Lợi"
