@@ -50,8 +50,18 @@ class SnapshotAdmin(admin.ModelAdmin):
             services.snapshot_delete(snapshot=snapshot)
 
 
+class SearchByNumberMixin:
+    """Staff type numbers as customers say them: 0901234567, +84 90 123 4567."""
+
+    def get_search_results(self, request, queryset, search_term):
+        normalised = msisdn_normalise(search_term)
+        if normalised:
+            return queryset.filter(msisdn=normalised), False
+        return super().get_search_results(request, queryset, search_term)
+
+
 @admin.register(Subscriber)
-class SubscriberAdmin(admin.ModelAdmin):
+class SubscriberAdmin(SearchByNumberMixin, admin.ModelAdmin):
     list_display = [
         "msisdn",
         "full_name",
@@ -67,16 +77,9 @@ class SubscriberAdmin(admin.ModelAdmin):
     list_select_related = ["snapshot"]
     show_full_result_count = False  # counting millions of rows on every page is slow
 
-    def get_search_results(self, request, queryset, search_term):
-        # Staff type numbers as customers say them: 0901234567, +84 90 123 4567.
-        normalised = msisdn_normalise(search_term)
-        if normalised:
-            return queryset.filter(msisdn=normalised), False
-        return super().get_search_results(request, queryset, search_term)
-
 
 @admin.register(BillingRecord)
-class BillingRecordAdmin(admin.ModelAdmin):
+class BillingRecordAdmin(SearchByNumberMixin, admin.ModelAdmin):
     list_display = [
         "msisdn",
         "cycle",

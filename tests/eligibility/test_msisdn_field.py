@@ -77,3 +77,25 @@ def test_staff_see_the_number_as_text_on_a_subscribers_page(client):
     assert page.status_code == 200
     assert 'value="84901234567"' in page.text
     assert "84.901.234.567" not in page.text
+
+
+def test_staff_find_billing_rows_by_the_number_as_customers_say_it(client):
+    snapshot = SnapshotFactory()
+    for msisdn, revenue in (("84901234567", 123456), ("84931234568", 654321)):
+        BillingRecord.objects.create(
+            snapshot=snapshot,
+            msisdn=msisdn,
+            cycle=date(2022, 9, 1),
+            revenue_total=revenue,
+        )
+    client.force_login(user_in_role("cskh", roles.CARE_STAFF))
+
+    page = client.get(
+        "/admin/eligibility/billingrecord/",
+        {"q": "+84 90 123 4567"},
+        HTTP_ACCEPT_LANGUAGE="vi",
+    )
+
+    assert page.status_code == 200
+    assert "84901234567" in page.text and "84931234568" not in page.text
+    assert "123.456" in page.text  # the amount, grouped as Vietnamese write it
