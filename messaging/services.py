@@ -1648,6 +1648,7 @@ def messages_dispatch_batch(
     rest of the batch when the gateway is down or the run is asked to stop.
     """
     outcome = DispatchResult(claimed=len(ids), batches=1)
+    backend.limiter = limiter
     messages = list(Message.objects.filter(pk__in=ids).order_by("pk"))
     width = max(1, int(getattr(backend, "concurrency", 1)))
     in_flight: deque = deque()

@@ -86,6 +86,9 @@ class BaseBackend:
     # How many submissions a dispatch run may have in flight at once; a backend
     # whose `send` is safe to call from several threads raises it.
     concurrency = 1
+    # The dispatch run's shared rate limiter, set by the run: a backend that sends a
+    # message a second time (ZNS after renewing its token) takes a token for it.
+    limiter = None
 
     def __init__(self, **options):
         self.options = options

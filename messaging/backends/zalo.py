@@ -15,7 +15,8 @@ The access token: an OA token lasts about 25 hours. The pair staff store in the 
 (`ZaloOaToken`, sealed) is used when there is one, else the ACCESS_TOKEN setting.
 Beat renews the stored pair before it expires (`services.zalo_oa_token_refresh`,
 Zalo's OAuth v4 for Official Accounts); should ZNS still answer -124 (token invalid
-or expired), the backend refreshes once and sends that message once more. When the
+or expired), the backend refreshes once and sends that message once more, taking a
+token from the run's rate limiter for it. When the
 refresh fails too, the run stops and the batch waits, as for any account error.
 
 Settings (`MESSAGING_ZALO`): ZNS_URL, ACCESS_TOKEN (empty and no stored token: ZNS is
@@ -258,6 +259,10 @@ class ZaloZnsBackend(PooledHttpBackend):
             )
         if not renewed:
             return result
+        # The second request counts against Zalo's rate like any other: when the
+        # token expires, every send in flight comes back here at once.
+        if self.limiter is not None:
+            self.limiter.acquire(1)
         return self._submit(message, self.access_token)[0]
 
     def _renew_token(self, *, expired: str) -> bool:

@@ -219,6 +219,37 @@ def test_expired_token_at_zns_is_refreshed_once_and_the_message_sent_once_more(
     assert (message.status, message.gateway_message_id) == ("submitted", "zns-msg-1")
 
 
+class CountingLimiter:
+    """The run's real limiter, counting the tokens it hands out."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.taken = 0
+        self.most_at_once = inner.most_at_once
+
+    def acquire(self, count=1, *, should_stop=None):
+        granted = self.inner.acquire(count, should_stop=should_stop)
+        if granted:
+            self.taken += count
+        return granted
+
+
+@TRANSACTIONAL
+def test_the_send_after_a_token_refresh_takes_its_own_rate_token(
+    zalo_template, zns, zalo_oauth, limiter
+):
+    store_pair(expires_in=timedelta(hours=20))
+    enqueue_zalo(zalo_template.campaign)
+    zns.answer_error(-124, "Access token is invalid")
+    counting = CountingLimiter(limiter)
+
+    assert zalo_run(counting).submitted == 1
+
+    # Two requests reached Zalo, and the rate cap counted both.
+    assert len(zns.received) == 2
+    assert counting.taken == 2
+
+
 @TRANSACTIONAL
 def test_expired_token_with_a_refused_refresh_holds_the_batch(
     zalo_template,
