@@ -1906,6 +1906,8 @@ def zalo_oa_token_refresh(
             )
         except (zalo.TokenRefreshError, sealing.SealError) as exc:
             failure = str(exc)
+            # For whoever watches the logs; staff see it on every admin page.
+            logger.error("Zalo OA token refresh refused: %s", failure)
             token.record_refresh_failure(error=failure, now=timezone.now())
             token.save()
             _event(

@@ -364,3 +364,59 @@ def test_command_shows_the_expiry_and_refreshes_only_with_commit(zalo_oauth):
     assert zalo_oauth.uses == {"refresh-1": 1}
     assert "Refreshed" in out.getvalue()
     assert "access-1" not in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_every_admin_page_warns_token_keepers_when_zalo_refuses_the_refresh(
+    zalo_oauth, care_staff, admin_client_for, caplog
+):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    token = store_pair(expires_in=timedelta(minutes=40))
+    expires = datetime(2026, 12, 5, 23, 45, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    ZaloOaToken.objects.filter(pk=token.pk).update(expires_at=expires)
+    client = admin_client_for(care_staff)
+    assert "zalo-token-alert" not in client.get(reverse("admin:index")).text
+
+    zalo_oauth.refuse(-14014, "Invalid refresh token", "Refresh token is expired")
+    with caplog.at_level("ERROR", logger="messaging.services"):
+        with pytest.raises(services.ZaloTokenRefreshFailed):
+            services.zalo_oa_token_refresh()
+    index = client.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="vi")
+    elsewhere = client.get(reverse("admin:messaging_message_changelist"))
+
+    alert = index.text[index.text.index('id="zalo-token-alert"') :]
+    assert "Không gia hạn được token Zalo OA" in alert
+    assert "Refresh token is expired" in alert
+    assert "23:45 05/12/2026" in alert  # local time, dd/mm/yyyy
+    assert reverse("admin:messaging_zalooatoken_change", args=[token.pk]) in alert
+    assert "zalo-token-alert" in elsewhere.text
+    assert "Refresh token is expired" in caplog.text
+
+    # Staff enter a new pair; it is renewed at once and the warning goes.
+    client.post(
+        reverse("admin:messaging_zalooatoken_change", args=[token.pk]),
+        {"new_access_token": "", "new_refresh_token": "refresh-1"},
+    )
+    assert "zalo-token-alert" not in client.get(reverse("admin:index")).text
+
+
+@pytest.mark.django_db
+def test_an_expired_token_is_announced_and_only_to_those_who_can_replace_it(
+    zalo_oauth, care_staff, admin_client_for
+):
+    from tests.factories import UserFactory
+
+    store_pair(expires_in=-timedelta(minutes=5))
+    outsider = UserFactory(username="outsider", is_staff=True)
+
+    keeper_page = admin_client_for(care_staff).get(
+        reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="en"
+    )
+    outsider_page = admin_client_for(outsider).get(reverse("admin:index"))
+
+    assert "The Zalo OA access token expired at" in keeper_page.text
+    assert "Zalo messages wait" in keeper_page.text
+    assert outsider_page.status_code == 200
+    assert "zalo-token-alert" not in outsider_page.text
