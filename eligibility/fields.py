@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.core import validators
 from django.db import models
@@ -51,6 +53,16 @@ class MsisdnNumberField(models.Field):
             # failing: 0 is never a stored number.
             return 0
         return int(text)
+
+    def get_db_prep_save(self, value, connection):
+        # Lookups are lenient (get_prep_value); a write is not: 0901234567 would be
+        # stored as 901234567 and read back as a different number.
+        if value is not None and not re.fullmatch(MSISDN_PATTERN, str(value)):
+            raise ValueError(
+                f"{self.model.__name__}.{self.name}: {value!r} is not a normalised "
+                "MSISDN (84 and nine digits)."
+            )
+        return super().get_db_prep_save(value, connection)
 
     def formfield(self, **kwargs):
         return super().formfield(

@@ -3,7 +3,7 @@
 from datetime import date
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from campaigns import roles
 from eligibility.models import BillingRecord, Subscriber
@@ -38,6 +38,21 @@ def test_numbers_are_stored_as_numbers_and_read_back_as_text():
     assert str(found) == "84901234567 Nguyễn Văn An"
     # A lookup by something that is not a number finds nothing instead of failing.
     assert not Subscriber.objects.filter(msisdn="090-abc").exists()
+
+
+def test_a_number_not_normalised_is_never_written():
+    snapshot = SnapshotFactory()
+    # As a number, 0901234567 would lose its zero and read back as another number.
+    with (
+        pytest.raises(ValueError, match="'0901234567' is not a normalised MSISDN"),
+        transaction.atomic(),
+    ):
+        SubscriberFactory(snapshot=snapshot, msisdn="0901234567")
+    with pytest.raises(ValueError, match="BillingRecord.msisdn"), transaction.atomic():
+        BillingRecord.objects.create(
+            snapshot=snapshot, msisdn="84-abc", cycle=date(2022, 9, 1), revenue_total=1
+        )
+    assert not Subscriber.objects.exists() and not BillingRecord.objects.exists()
 
 
 def test_staff_search_subscribers_by_number_or_name_and_see_plain_numbers(client):
