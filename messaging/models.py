@@ -983,10 +983,12 @@ class ZaloOaToken(models.Model):
         self.last_refresh_error = error
         self.updated_at = now
 
+    def has_expired(self, *, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
     def needs_attention(self, *, now: datetime) -> bool:
         """Whether staff must act: Zalo refused the last refresh, or the token expired."""
-        expired = self.expires_at is not None and self.expires_at <= now
-        return bool(self.last_refresh_error) or expired
+        return bool(self.last_refresh_error) or self.has_expired(now=now)
 
     def refresh_due(self, *, now: datetime, within: timedelta) -> bool:
         """Whether the access token is unknown, expired or expires within `within`."""

@@ -17,5 +17,4 @@ def zalo_token_alert(context):
         return {"token": None}
     now = timezone.now()
     token = selectors.zalo_token_needing_attention(now=now)
-    expired = bool(token and token.expires_at and token.expires_at <= now)
-    return {"token": token, "expired": expired}
+    return {"token": token, "expired": bool(token and token.has_expired(now=now))}
