@@ -21,6 +21,16 @@ says how the parse went:
 - status "empty": the first sheet holds no cell;
 - status "password": the workbook is encrypted;
 - status "unreadable": calamine refused it; detail says why.
+
+A large sheet is parsed in two halves at once, one child each (see
+eligibility.spreadsheets._SheetSplitter): the portal cuts the sheet's XML at a row
+and writes each half into a workbook of its own. The child of the first half is
+given --until-row R, the index of the first row of the second half, and answers as
+above; the child of the second half is given --from-row R and sends its rows from R
+on, every row and every column of its cells' rectangle, with column_offset in the
+metadata, for the portal to line up under the header. Either child answers status
+"overlap" when its cells reach into the other half's rows (rows written out of
+order); the portal then reads the whole sheet in one child.
 """
 
 from __future__ import annotations
@@ -32,7 +42,7 @@ import sys
 import threading
 import unicodedata
 from decimal import Decimal
-from itertools import batched, chain
+from itertools import batched, chain, islice
 
 # Rows a batch sent to the portal holds. Smaller batches start the check and the
 # COPY sooner and leave less to do after the last one: 100.000 rows imported in
@@ -124,7 +134,9 @@ def _text_column(cells: list):
     )
 
 
-def sheet_batches(rows, width: int, schema, rows_per_block: int = ROWS_PER_BATCH):
+def sheet_batches(
+    rows, width: int, schema, rows_per_block: int = ROWS_PER_BATCH, *, trim=True
+):
     """The data rows as record batches of width text columns, in file order.
 
     calamine gives every row as a list as wide as the sheet. Each block of rows is
@@ -132,11 +144,15 @@ def sheet_batches(rows, width: int, schema, rows_per_block: int = ROWS_PER_BATCH
     of the time that turning rows into columns with zip() takes. Empty rows in the
     middle are kept so that row numbers stay right; empty rows at the end are
     dropped: a sheet that declares a million rows but fills ten ends with blank rows
-    nobody wants.
+    nobody wants. With trim=False every row is kept, for the caller to trim.
     """
+    batches = _grid_batches(rows, width, schema, rows_per_block)
+    return without_trailing_blank_rows(batches) if trim else batches
+
+
+def _grid_batches(rows, width: int, schema, rows_per_block: int):
     import pyarrow as pa
 
-    held_blank: list = []  # blank rows not yet known to come before data
     for block in batched(rows, rows_per_block):
         cells = list(chain.from_iterable(block))
         grid_width = len(cells) // len(block)
@@ -145,8 +161,20 @@ def sheet_batches(rows, width: int, schema, rows_per_block: int = ROWS_PER_BATCH
             cells = list(chain.from_iterable(_padded(row, width) for row in block))
             grid_width = width
         columns = [_text_column(cells[i::grid_width]) for i in range(width)]
-        batch = pa.record_batch(columns, schema=schema)
-        last_filled = _last_true(_any_filled(columns))
+        yield pa.record_batch(columns, schema=schema)
+
+
+def without_trailing_blank_rows(batches):
+    """The batches with the blank rows at the end of the stream dropped.
+
+    A blank row is held back until a row with data follows, in this batch or a
+    later one, so blank rows in the middle keep their place.
+    """
+    held_blank: list = []  # blank rows not yet known to come before data
+    for batch in batches:
+        if not batch.num_rows:
+            continue
+        last_filled = _last_true(_any_filled(batch.columns))
         if last_filled < 0:
             held_blank.append(batch)
             continue
@@ -187,7 +215,14 @@ def _write_status(out, status: str, **details: str) -> None:
     pa.ipc.new_stream(out, schema).close()
 
 
-def write_sheet(path: str, out, rows_per_block: int = ROWS_PER_BATCH) -> None:
+def write_sheet(
+    path: str,
+    out,
+    rows_per_block: int = ROWS_PER_BATCH,
+    *,
+    until_row: int | None = None,
+    from_row: int | None = None,
+) -> None:
     """Parse the first sheet of the workbook at path and write it to out (see above)."""
     from python_calamine import CalamineError, CalamineWorkbook, PasswordError
 
@@ -209,6 +244,13 @@ def write_sheet(path: str, out, rows_per_block: int = ROWS_PER_BATCH) -> None:
     arrow.join()
     import pyarrow as pa
 
+    if from_row is not None:
+        _write_rest(sheet, out, from_row, rows_per_block)
+        return
+    if until_row is not None and sheet is not None and sheet.end is not None:
+        if sheet.end[0] >= until_row:
+            _write_status(out, "overlap")
+            return
     rows = iter(sheet.iter_rows()) if sheet is not None and sheet.start else iter(())
     first = next(rows, None)
     if first is None:
@@ -231,8 +273,33 @@ def write_sheet(path: str, out, rows_per_block: int = ROWS_PER_BATCH) -> None:
             writer.write_batch(batch)
 
 
+def _write_rest(sheet, out, from_row: int, rows_per_block: int) -> None:
+    """The second half of a sheet: its rows from from_row on, as they are."""
+    import pyarrow as pa
+
+    if sheet is None or sheet.start is None:
+        _write_status(out, "empty")
+        return
+    if sheet.start[0] < from_row:
+        _write_status(out, "overlap")
+        return
+    width = sheet.end[1] - sheet.start[1] + 1
+    schema = pa.schema(
+        [pa.field(f"c{i}", pa.string()) for i in range(width)],
+        metadata={"status": "ok", "column_offset": str(sheet.start[1])},
+    )
+    # calamine yields the rows above the rectangle as empty rows: skipped here.
+    rows = islice(sheet.iter_rows(), from_row, None)
+    with pa.ipc.new_stream(out, schema) as writer:
+        for batch in sheet_batches(rows, width, schema, rows_per_block, trim=False):
+            writer.write_batch(batch)
+
+
 def main(argv: list[str]) -> int:
     path, memory, seconds = argv[1], int(argv[2]), int(argv[3])
+    half = {}
+    if len(argv) == 6 and argv[4] in ("--until-row", "--from-row"):
+        half = {argv[4][2:].replace("-", "_"): int(argv[5])}
     # The memory limit turns an allocation no real sheet needs into a quick abort of
     # this process alone, and the processor-time limit ends a parse that would never
     # finish; no core file is left behind.
@@ -241,7 +308,7 @@ def main(argv: list[str]) -> int:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     with open(sys.stdout.fileno(), "wb", closefd=False) as out:
         try:
-            write_sheet(path, out)
+            write_sheet(path, out, **half)
         except BrokenPipeError:
             # The portal stopped reading: its check refused the file.
             return 1

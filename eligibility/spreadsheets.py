@@ -17,7 +17,10 @@ last check a 2 KB file with one value in A1 and one in XFD1048576 makes calamine
 for 512 GiB. Calamine runs in a child process under a memory limit
 (eligibility.sheet_reader), started once the directory's declared sizes pass; the
 parts are inflated and measured here meanwhile, and the child's rows are read only
-once that passes too.
+once that passes too. A sheet of IMPORT_XLSX_SPLIT_BYTES or more is cut in two at a
+row while it is inflated, and the halves are parsed by two children at once, one per
+core (_SheetSplitter, _SplitSheetReader): 100.000 rows are read in 2,4 s instead of
+3,0 s.
 """
 
 import codecs
@@ -27,6 +30,7 @@ import io
 import json
 import logging
 import re
+import shutil
 import signal
 import struct
 import subprocess
@@ -37,7 +41,9 @@ import weakref
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from xml.parsers import expat
@@ -602,16 +608,37 @@ def _open_xlsx(path: Path, name: str) -> TableFile:
     return table
 
 
-def _parse_checked_sheet(path: Path, name: str) -> "_SheetReader":
+def _parse_checked_sheet(path: Path, name: str) -> "_SheetReader | _SplitSheetReader":
     """The first sheet parsed in a child process while the archive is checked here.
 
     The cheap checks of the archive's directory come first, so that a file refused
     by its declared sizes never reaches calamine at all. The parse then starts, and
     the parts are inflated and measured meanwhile; the child's output is read only
-    once they pass.
+    once they pass. A large sheet is cut in two as it is inflated, and each half
+    parsed in a child of its own (see _SheetSplitter).
     """
     unpacked_bytes = _check_directory(path, name)
-    sheet = _SheetReader(path, name, _reader_memory(unpacked_bytes))
+    memory = _reader_memory(unpacked_bytes)
+    sheet_part = _part_to_split(path)
+    if sheet_part is not None:
+        split = _SplitSheetReader(name, memory, sheet_part)
+        try:
+            _check_contents(path, name, splitter=split.splitter)
+            split.wait_for_parse()
+            return split
+        except _NotSplit:
+            pass  # read the whole sheet in one child, below
+        finally:
+            if split.headers is None:
+                split.close()
+        sheet = _SheetReader(path, name, memory)
+        try:
+            sheet.wait_for_parse()
+        except BaseException:
+            sheet.close()
+            raise
+        return sheet
+    sheet = _SheetReader(path, name, memory)
     try:
         _check_contents(path, name)
         sheet.wait_for_parse()
@@ -619,6 +646,23 @@ def _parse_checked_sheet(path: Path, name: str) -> "_SheetReader":
         sheet.close()
         raise
     return sheet
+
+
+def _part_to_split(path: Path) -> zipfile.ZipInfo | None:
+    """The archive's only sheet part, when it is large enough to parse in halves."""
+    with zipfile.ZipFile(path) as archive:
+        sheets = [
+            info
+            for info in archive.infolist()
+            if info.filename.lower().startswith(_SHEET_FOLDERS)
+        ]
+    # With several sheets, telling which one calamine reads first would mean
+    # copying its relationship lookup; such a workbook is read in one child.
+    if len(sheets) != 1 or not sheets[0].filename.lower().startswith(_SHEET_FOLDERS[0]):
+        return None
+    if sheets[0].file_size < settings.IMPORT_XLSX_SPLIT_BYTES:
+        return None
+    return sheets[0]
 
 
 # eligibility/sheet_reader.py runs as a script, so that the child imports neither
@@ -629,7 +673,9 @@ _READER_SCRIPT = str(Path(__file__).with_name("sheet_reader.py"))
 class _SheetReader:
     """The child process that parses a sheet with calamine (see sheet_reader)."""
 
-    def __init__(self, path: Path, name: str, memory: int) -> None:
+    def __init__(
+        self, path: Path, name: str, memory: int, half: tuple[str, int] | None = None
+    ) -> None:
         self._name = name
         self._memory = memory
         self._errors = tempfile.TemporaryFile()
@@ -641,17 +687,19 @@ class _SheetReader:
                 str(path),
                 str(memory),
                 str(settings.IMPORT_XLSX_READER_CPU_SECONDS),
+                *(() if half is None else (half[0], str(half[1]))),
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._errors,
         )
         self._stream: pa.ipc.RecordBatchStreamReader | None = None
+        self.status: str | None = None  # the child's answer, once parsed
         self.headers: list[str] | None = None
         self.column_offset = 0
 
-    def wait_for_parse(self) -> None:
-        """Read the header the child sends once calamine has parsed the sheet."""
+    def answer(self) -> dict[str, str]:
+        """The metadata the child sends once calamine has parsed its sheet."""
         try:
             self._stream = pa.ipc.open_stream(self._process.stdout)
         except (pa.ArrowInvalid, OSError):
@@ -660,6 +708,12 @@ class _SheetReader:
             key.decode(): value.decode()
             for key, value in (self._stream.schema.metadata or {}).items()
         }
+        self.status = metadata.get("status")
+        return metadata
+
+    def wait_for_parse(self) -> None:
+        """Read the header the child sends once calamine has parsed the sheet."""
+        metadata = self.answer()
         status = metadata.get("status")
         if status == "ok":
             self.headers = json.loads(metadata["headers"])
@@ -686,7 +740,7 @@ class _SheetReader:
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         try:
-            if self._stream is None or self.headers is None:
+            if self.status != "ok":
                 return
             try:
                 yield from self._stream
@@ -750,6 +804,278 @@ class _SheetReader:
             "The file “%(name)s” could not be read as an Excel workbook. Open it in "
             "Excel, save it again as .xlsx and upload the new file."
         ) % {"name": self._name}
+
+
+class _NotSplit(Exception):
+    """The sheet could not be read in halves; it is read whole instead."""
+
+
+# What the splitter looks for, in a worksheet's XML. A prefix ("x:") is allowed, as
+# some writers use one; calamine ignores it.
+_NAME = rb"(?:[A-Za-z_][\w.\-]*:)?"
+_ROOT_TAG = re.compile(rb"<(" + _NAME + rb")worksheet[\s>]")
+_SHEET_DATA_TAG = re.compile(rb"<(" + _NAME + rb")sheetData(?:\s[^>]*)?(/?)>")
+_ROW_ATTRIBUTE = re.compile(rb"""(?<![\w:.\-])r\s*=\s*["']([0-9]{1,7})["']""")
+# The sheet data must start within this much XML: column widths and views come
+# before it, a few kilobytes in Excel's files.
+_MAX_SHEET_PREFIX = 1 << 20
+# Bytes kept back from one chunk to the next, so that a row's start tag cut by a
+# chunk boundary is seen whole; Excel's row tags are under 200 bytes.
+_ROW_TAG_CARRY = 4096
+# Where the sheet is cut. The first half's child starts once its last byte is
+# inflated, the second's only once the whole sheet is, so a larger first half should
+# end both at once; on 100.000 rows, 0,5 and 0,58 took the same time.
+_FIRST_HALF_SHARE = 0.5
+
+
+class _SheetSplitter:
+    """Cuts a worksheet in two at a row while the check inflates it, and writes each
+    half, with every other part of the archive, into a workbook of its own.
+
+    The first half holds the XML up to the start tag of a row past
+    _FIRST_HALF_SHARE of the sheet, closed with the end tags of the sheet data and
+    the worksheet; the second half holds the XML before the sheet data (the same
+    for both) and the rest. Each workbook is handed to on_half as soon as it is
+    complete, with the 0-based index of the first row of the second half, taken
+    from that row's r attribute. Where no such cut can be made (no r attribute on
+    the row, no sheet data), nothing is handed on and `failed` is set.
+    """
+
+    def __init__(self, folder: Path, sheet: zipfile.ZipInfo, on_half) -> None:
+        self.sheet_name = sheet.filename
+        self.failed = False
+        self._cut_at = int(sheet.file_size * _FIRST_HALF_SHARE)
+        self._on_half = on_half
+        self._paths = (folder / "first.xlsx", folder / "second.xlsx")
+        self._workbooks = [
+            zipfile.ZipFile(p, "w", zipfile.ZIP_STORED) for p in self._paths
+        ]
+        self._entries: list = []
+        self._state = "prefix"
+        self._pending = b""
+        self._offset = 0  # bytes of the sheet received so far
+        self._prefix = b""
+        self._close_first = b""
+        self._row_tag: re.Pattern | None = None
+        self.first_row: int | None = None
+
+    # -- every part --------------------------------------------------------------
+
+    @contextmanager
+    def part(self, info: zipfile.ZipInfo):
+        """A consumer of the part's bytes as the check inflates them."""
+        if self.failed:
+            yield None
+            return
+        if info.filename == self.sheet_name:
+            yield self._feed_sheet
+            return
+        handles = [
+            w.open(info.filename, "w", force_zip64=True) for w in self._workbooks
+        ]
+
+        def copy(chunk: bytes) -> None:
+            for handle in handles:
+                handle.write(chunk)
+
+        try:
+            yield copy
+        finally:
+            for handle in handles:
+                handle.close()
+
+    def finish(self) -> None:
+        """The whole sheet was inflated and checked: the second half is complete."""
+        if self._state != "second" or self.failed:
+            self._fail()
+            return
+        self._entries[1].close()
+        self._workbooks[1].close()
+        self._on_half(1, self._paths[1], self.first_row)
+
+    def close(self) -> None:
+        for handle in self._entries:
+            handle.close()
+        for workbook in self._workbooks:
+            workbook.close()
+
+    def _fail(self) -> None:
+        self.failed = True
+        self.close()
+
+    # -- the sheet ----------------------------------------------------------------
+
+    def _feed_sheet(self, chunk: bytes) -> None:
+        if self.failed:
+            return
+        self._offset += len(chunk)
+        self._pending += chunk
+        if self._state == "prefix":
+            self._find_sheet_data()
+        elif self._state == "first":
+            self._find_cut()
+        else:
+            self._entries[1].write(self._pending)
+            self._pending = b""
+
+    def _find_sheet_data(self) -> None:
+        data = self._pending
+        root = _ROOT_TAG.search(data)
+        sheet_data = _SHEET_DATA_TAG.search(data)
+        if root is None or sheet_data is None:
+            if len(data) > _MAX_SHEET_PREFIX:
+                self._fail()
+            return
+        prefix_name = sheet_data.group(1)
+        if sheet_data.group(2) or sheet_data.start() < root.start():
+            self._fail()  # <sheetData/>: no rows to share out
+            return
+        self._prefix = data[: sheet_data.end()]
+        self._close_first = (
+            b"</" + prefix_name + b"sheetData></" + root.group(1) + b"worksheet>"
+        )
+        self._row_tag = re.compile(rb"<" + re.escape(prefix_name) + rb"row[\s>/]")
+        self._entries = [
+            w.open(self.sheet_name, "w", force_zip64=True) for w in self._workbooks
+        ]
+        self._state = "first"
+        self._find_cut()
+
+    def _find_cut(self) -> None:
+        data = self._pending
+        start = self._offset - len(data)  # where data begins in the sheet
+        search_from = max(0, self._cut_at - start)
+        tag = self._row_tag.search(data, search_from)
+        end = -1 if tag is None else data.find(b">", tag.start())
+        if tag is None or end < 0:
+            # Not yet: keep back what could be the start of a tag cut in two.
+            keep = max(len(data) - _ROW_TAG_CARRY, search_from)
+            if tag is not None:
+                if len(data) - tag.start() > _ROW_TAG_CARRY:
+                    self._fail()  # no row tag is that long
+                    return
+                keep = min(keep, tag.start())
+            self._entries[0].write(data[:keep])
+            self._pending = data[keep:]
+            return
+        row = _ROW_ATTRIBUTE.search(data, tag.start(), end)
+        if row is None:
+            # Rows numbered by their place: the second half could not know its own.
+            self._fail()
+            return
+        self.first_row = int(row.group(1)) - 1
+        self._entries[0].write(data[: tag.start()])
+        self._entries[0].write(self._close_first)
+        self._entries[0].close()
+        self._workbooks[0].close()
+        self._on_half(0, self._paths[0], self.first_row)
+        self._entries[1].write(self._prefix)
+        self._entries[1].write(data[tag.start() :])
+        self._pending = b""
+        self._state = "second"
+
+
+class _SplitSheetReader:
+    """A sheet parsed in two halves by two children at once (see _SheetSplitter).
+
+    The rows come as one sheet parsed whole would give them: the first half's
+    child reads the header and the rows before the cut, the second half's rows
+    are lined up under the header's columns, the blank rows between the halves are
+    put back, and blank rows at the end are dropped.
+    """
+
+    def __init__(self, name: str, memory: int, sheet: zipfile.ZipInfo) -> None:
+        self._name = name
+        self._memory = memory
+        self._folder = Path(tempfile.mkdtemp(prefix="cskh-sheet-"))
+        self._children: list[_SheetReader | None] = [None, None]
+        self.splitter = _SheetSplitter(self._folder, sheet, self._start_child)
+        self.headers: list[str] | None = None
+        self.column_offset = 0
+        self._second_offset = 0
+
+    def _start_child(self, half: int, path: Path, first_row: int) -> None:
+        flag = "--until-row" if half == 0 else "--from-row"
+        self._children[half] = _SheetReader(
+            path, self._name, self._memory, (flag, first_row)
+        )
+
+    def wait_for_parse(self) -> None:
+        """Wait for both halves; raise _NotSplit if the sheet must be read whole."""
+        first, second = self._children
+        if first is None or second is None:
+            raise _NotSplit
+        answers = [first.answer(), second.answer()]
+        if answers[0].get("status") != "ok" or answers[1].get("status") not in (
+            "ok",
+            "empty",
+        ):
+            # Rows out of order, or calamine refusing a half: the whole sheet, read
+            # in one child, gives the answer a sheet read whole gives.
+            raise _NotSplit
+        self.column_offset = int(answers[0]["column_offset"])
+        if answers[1]["status"] == "ok":
+            self._second_offset = int(answers[1]["column_offset"])
+            if self._second_offset < self.column_offset:
+                raise _NotSplit  # cells left of the header: the columns would move
+        else:
+            second.close()
+            self._children[1] = None
+        self.headers = json.loads(answers[0]["headers"])
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        from eligibility.sheet_reader import without_trailing_blank_rows
+
+        try:
+            first, second = self._children
+            rows = 0
+            for batch in first.batches():
+                rows += batch.num_rows
+                yield batch
+            if second is None:
+                return
+            schema = pa.schema(
+                [pa.field(f"c{i}", pa.string()) for i in range(len(self.headers))]
+            )
+            # Rows 1 to `rows` came from the first half; the second starts at
+            # first_row. The rows between are blank in the sheet.
+            gap = self.splitter.first_row - 1 - rows
+            lined_up = (self._lined_up(batch, schema) for batch in second.batches())
+            yield from without_trailing_blank_rows(
+                chain([_blank_batch(schema, gap)], lined_up)
+            )
+        finally:
+            self.close()
+
+    def _lined_up(self, batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+        """The second half's columns under the header's: column i of the header is
+        column i - shift of the half."""
+        shift = self._second_offset - self.column_offset
+        blank = None
+        columns = []
+        for index in range(len(schema)):
+            source = index - shift
+            if 0 <= source < batch.num_columns:
+                columns.append(batch.column(source))
+            else:
+                if blank is None:
+                    blank = _blank_batch(schema, batch.num_rows).column(0)
+                columns.append(blank)
+        return pa.record_batch(columns, schema=schema)
+
+    def close(self) -> None:
+        for child in self._children:
+            if child is not None:
+                child.close()
+        self.splitter.close()
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def _blank_batch(schema: pa.Schema, rows: int) -> pa.RecordBatch:
+    """`rows` rows of empty text."""
+    offsets = pa.py_buffer(bytes(4 * (rows + 1)))
+    blank = pa.StringArray.from_buffers(rows, offsets, pa.py_buffer(b""))
+    return pa.record_batch([blank] * len(schema), schema=schema)
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -869,16 +1195,29 @@ def _check_directory(path: Path, name: str) -> int:
     return total
 
 
-def _check_contents(path: Path, name: str) -> None:
+def _check_contents(
+    path: Path, name: str, splitter: "_SheetSplitter | None" = None
+) -> None:
     """Inflate every part of an archive that passed _check_directory, to check that
-    it holds what it declares and that no sheet spans too many cells."""
+    it holds what it declares and that no sheet spans too many cells.
+
+    A splitter is handed every part as it is inflated: the other parts first, so
+    that each half's workbook holds them before its sheet is complete."""
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise UnreadableFile(_damaged(name, exc)) from None
     with archive:
-        for info in archive.infolist():
-            _check_part(archive, info, name)
+        infos = archive.infolist()
+        if splitter is None:
+            for info in infos:
+                _check_part(archive, info, name)
+            return
+        sheets = [info for info in infos if info.filename == splitter.sheet_name]
+        for info in [info for info in infos if info not in sheets] + sheets:
+            with splitter.part(info) as feed:
+                _check_part(archive, info, name, also=feed)
+        splitter.finish()
 
 
 def _check_workbook_parts(name: str, infos: list[zipfile.ZipInfo]) -> None:
@@ -923,7 +1262,12 @@ def _check_workbook_parts(name: str, infos: list[zipfile.ZipInfo]) -> None:
         )
 
 
-def _check_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> None:
+def _check_part(
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    name: str,
+    also: Callable[[bytes], None] | None = None,
+) -> None:
     """Inflate one part to check it against its declared size and CRC.
 
     The size limits above trust the sizes the archive declares, and calamine inflates
@@ -936,13 +1280,23 @@ def _check_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> N
     allocates in full. Every worksheet is measured, not only the first: telling
     which part calamine loads first would mean copying its relationship lookup, and
     any difference would let a part through unmeasured.
+
+    `also` is given the part's bytes too, on the first pass.
     """
     if not info.filename.lower().startswith(_SHEET_FOLDERS):
-        _inflate(archive, info, name, None)
+        _inflate(archive, info, name, also)
         return
     max_cells = _max_cells()
     fast = _CellScan(_WIDE_OR_ODD_CELL)
-    _inflate(archive, info, name, fast.feed)
+    if also is None:
+        _inflate(archive, info, name, fast.feed)
+    else:
+
+        def both(chunk: bytes) -> None:
+            fast.feed(chunk)
+            also(chunk)
+
+        _inflate(archive, info, name, both)
     fast.finish()
     if not fast.odd and _EXCEL_ROWS * _FAST_COLUMNS <= max_cells:
         return

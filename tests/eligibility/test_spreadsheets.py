@@ -841,3 +841,153 @@ def test_cells_become_the_same_text_whichever_way_a_column_is_built():
         {"c0": "", "c1": "😀", "c2": "0901"},
         {"c0": "Hà Nội", "c1": "", "c2": "2019-08-27"},
     ]
+
+
+# --- Large sheets, parsed in two halves at once -------------------------------------
+
+
+def read_sheet(path: Path, settings, *, split: bool):
+    """(headers, rows, kind of reader) with the sheet read whole or in halves."""
+    settings.IMPORT_XLSX_SPLIT_BYTES = 1 if split else 1 << 40
+    table = open_table(path, original_name=path.name)
+    reader = type(table._pending_sheet).__name__
+    return table.headers, list(table.iter_rows()), reader
+
+
+def test_sheet_read_in_halves_gives_the_rows_a_whole_read_gives(tmp_path, settings):
+    # Two blank rows follow every filled one, so blank rows meet the cut wherever
+    # it falls; blank rows end the sheet; cells hold numbers, dates and text.
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["msisdn", "full_name", "contract_date", "revenue"])
+    for index in range(300):
+        row = 2 + 3 * index
+        sheet.cell(row=row, column=1).value = 901234567 + index
+        sheet.cell(row=row, column=2).value = f"Nguyễn Văn {index}"
+        sheet.cell(row=row, column=3).value = datetime.date(2019, 8, 27)
+        sheet.cell(row=row, column=4).value = 1.5
+    sheet["B1000"] = "last"
+    sheet["A1050"] = "   "
+    workbook.save(tmp_path / "big.xlsx")
+
+    whole = read_sheet(tmp_path / "big.xlsx", settings, split=False)
+    halves = read_sheet(tmp_path / "big.xlsx", settings, split=True)
+
+    assert whole[2] != "_SplitSheetReader" and halves[2] == "_SplitSheetReader"
+    assert halves[:2] == whole[:2]
+    assert whole[1][:3] == [
+        ["901234567", "Nguyễn Văn 0", "2019-08-27", "1.5"],
+        ["", "", "", ""],
+        ["", "", "", ""],
+    ]
+    assert whole[1][-1] == ["", "last", "", ""]
+    assert len(whole[1]) == 999
+
+
+def test_second_half_starting_further_right_is_lined_up_under_the_header(
+    tmp_path, settings
+):
+    # The header starts in column B; below the cut, column B is empty, so the
+    # second half's cells start in column C.
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet["B1"], sheet["C1"], sheet["D1"] = "msisdn", "name", "note"
+    for row in range(2, 60):
+        sheet.cell(row=row, column=2).value = f"09{row:08d}"
+        sheet.cell(row=row, column=3).value = f"KH {row}"
+    for row in range(60, 120):
+        sheet.cell(row=row, column=3).value = f"KH {row}"
+        sheet.cell(row=row, column=5).value = "outside the header"
+    workbook.save(tmp_path / "shifted.xlsx")
+
+    whole = read_sheet(tmp_path / "shifted.xlsx", settings, split=False)
+    halves = read_sheet(tmp_path / "shifted.xlsx", settings, split=True)
+
+    assert halves[2] == "_SplitSheetReader"
+    assert halves[:2] == whole[:2]
+    assert whole[1][-1] == ["", "KH 119", ""]
+
+
+def move_last_row_to_the_top(xml: bytes) -> bytes:
+    rows = re.findall(rb"<row .*?</row>", xml, re.S)
+    xml = xml.replace(rows[-1], b"")
+    return xml.replace(rows[1], rows[1] + rows[-1])
+
+
+@pytest.mark.parametrize(
+    ("change", "children"),
+    [
+        # Rows out of order: the last row's XML comes second, so its cells fall
+        # before the cut while the sheet puts them after it.
+        pytest.param(move_last_row_to_the_top, 3, id="rows out of order"),
+        # Rows numbered by their place: the second half cannot know its first row.
+        pytest.param(
+            lambda xml: re.sub(rb'(<row) r="[0-9]+"', rb"\1", xml),
+            1,
+            id="no row numbers",
+        ),
+        # A cell left of the header, below the cut: the columns would move.
+        pytest.param(
+            lambda xml: xml.replace(
+                b'<c r="B150" t="inlineStr">', b'<c r="A150" t="inlineStr">'
+            ),
+            3,
+            id="cell left of the header",
+        ),
+    ],
+)
+def test_sheet_that_cannot_be_cut_is_read_whole(
+    tmp_path, settings, sheet_readers, change, children
+):
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet["B1"], sheet["C1"] = "msisdn", "name"
+    for row in range(2, 200):
+        sheet.cell(row=row, column=2).value = f"09{row:08d}"
+        sheet.cell(row=row, column=3).value = f"KH {row}"
+    workbook.save(tmp_path / "odd.xlsx")
+    rewrite_part(tmp_path / "odd.xlsx", SHEET, change)
+    whole = read_sheet(tmp_path / "odd.xlsx", settings, split=False)
+    sheet_readers.clear()
+
+    halves = read_sheet(tmp_path / "odd.xlsx", settings, split=True)
+
+    assert halves[2] != "_SplitSheetReader"
+    assert halves[:2] == whole[:2]
+    assert len(whole[1]) == 198
+    # The halves parsed, if the cut could be made, then the whole sheet; every
+    # child was stopped.
+    assert len(sheet_readers) == children
+    assert all(child.returncode is not None for child in sheet_readers)
+
+
+def test_refusal_during_a_split_read_stops_the_half_parsing_and_leaves_no_files(
+    tmp_path, settings, sheet_readers, monkeypatch
+):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(spreadsheets.tempfile, "tempdir", str(scratch))
+    settings.IMPORT_XLSX_SPLIT_BYTES = 1
+    settings.IMPORT_XLSX_MAX_RATIO = 10_000  # spaces compress well
+    # 3 MB of spaces before row 151 and 3 MB after the last row: the cut falls at
+    # row 151 and the first half's child starts, then the part inflates past its
+    # declared size.
+    path = write_xlsx(tmp_path / "liar.xlsx", [["msisdn"]] + [[i] for i in range(300)])
+    spaces = b" " * 3_000_000
+    rewrite_part(
+        path,
+        SHEET,
+        lambda xml: xml.replace(b'<row r="151"', spaces + b'<row r="151"').replace(
+            b"</sheetData>", spaces + b"</sheetData>"
+        ),
+    )
+    with zipfile.ZipFile(path) as archive:
+        size = archive.getinfo(SHEET).file_size
+    patch_declared_size(path, SHEET, size - 10)
+
+    message = refusal(path)
+
+    assert "unpacks to more than" in message
+    assert len(sheet_readers) == 1
+    assert all(child.returncode is not None for child in sheet_readers)
+    assert list(scratch.iterdir()) == []
