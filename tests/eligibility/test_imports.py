@@ -815,6 +815,41 @@ def test_each_snapshot_gets_its_own_partition_and_deleting_drops_it(tmp_path):
         assert cursor.fetchone()[0] is None
 
 
+def test_billing_partition_is_keyed_by_number_and_cycle_alone(tmp_path):
+    # The partition holds one snapshot: its unique key leaves the snapshot out.
+    snapshot = SnapshotFactory()
+    path = write_csv(
+        tmp_path / "cuoc.csv",
+        ["msisdn", "cycle", "revenue_total"],
+        [["0901234567", "2022-10", "1000"], ["0901234567", "2022-09", "2000"]],
+    )
+    services.import_file(
+        kind=ImportKind.BILLING, path=path, snapshot=snapshot, commit=True
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = %s",
+            [f"eligibility_billingrecord_s{snapshot.pk}"],
+        )
+        definitions = [definition for (definition,) in cursor.fetchall()]
+    assert len(definitions) == 1
+    assert "UNIQUE" in definitions[0]
+    assert definitions[0].endswith("(msisdn, cycle)")
+
+
+def test_billing_rows_written_through_the_orm_still_cannot_repeat():
+    # The DEFAULT partition holds rows of many snapshots and keeps the full key.
+    from django.db import IntegrityError, transaction
+
+    snapshot, other = SnapshotFactory(), SnapshotFactory()
+    row = {"msisdn": "84901234567", "cycle": date(2022, 10, 1), "revenue_total": 1}
+    BillingRecord.objects.create(snapshot=snapshot, **row)
+    BillingRecord.objects.create(snapshot=other, **row)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        BillingRecord.objects.create(snapshot=snapshot, **row)
+    assert BillingRecord.objects.count() == 2
+
+
 def test_rows_written_through_the_orm_land_in_the_default_partition():
     snapshot = SnapshotFactory()
     SubscriberFactory(snapshot=snapshot)
