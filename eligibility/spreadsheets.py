@@ -41,7 +41,7 @@ import weakref
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter
@@ -619,33 +619,44 @@ def _parse_checked_sheet(path: Path, name: str) -> "_SheetReader | _SplitSheetRe
     """
     unpacked_bytes = _check_directory(path, name)
     memory = _reader_memory(unpacked_bytes)
-    sheet_part = _part_to_split(path)
-    if sheet_part is not None:
-        split = _SplitSheetReader(name, memory, sheet_part)
+    split = _split_reader(path, name, memory)
+    if split is not None:
         try:
             _check_contents(path, name, splitter=split.splitter)
             split.wait_for_parse()
             return split
         except _NotSplit:
-            pass  # read the whole sheet in one child, below
-        finally:
-            if split.headers is None:
-                split.close()
-        sheet = _SheetReader(path, name, memory)
-        try:
-            sheet.wait_for_parse()
+            split.close()
         except BaseException:
-            sheet.close()
+            split.close()
             raise
-        return sheet
-    sheet = _SheetReader(path, name, memory)
+        # The archive passed its checks; the sheet is read whole, in one child.
+        sheet = _SheetReader(path, name, memory)
+        check = None
+    else:
+        sheet = _SheetReader(path, name, memory)
+        check = _check_contents
     try:
-        _check_contents(path, name)
+        if check is not None:
+            check(path, name)
         sheet.wait_for_parse()
     except BaseException:
         sheet.close()
         raise
     return sheet
+
+
+def _split_reader(path: Path, name: str, memory: int) -> "_SplitSheetReader | None":
+    """A reader of the sheet in two halves, if it is worth cutting and can be."""
+    sheet_part = _part_to_split(path)
+    if sheet_part is None:
+        return None
+    try:
+        return _SplitSheetReader(name, memory, sheet_part)
+    except OSError:
+        # No room for the halves on the disk: the sheet is read whole.
+        logger.warning("Cannot make room to cut %s in two", name, exc_info=True)
+        return None
 
 
 def _part_to_split(path: Path) -> zipfile.ZipInfo | None:
@@ -868,40 +879,67 @@ class _SheetSplitter:
             yield None
             return
         if info.filename == self.sheet_name:
-            yield self._feed_sheet
+            yield self._guarded(self._feed_sheet)
             return
-        handles = [
-            w.open(info.filename, "w", force_zip64=True) for w in self._workbooks
-        ]
+        try:
+            self._entries = [
+                w.open(info.filename, "w", force_zip64=True) for w in self._workbooks
+            ]
+        except OSError:
+            self._fail()
+            yield None
+            return
 
         def copy(chunk: bytes) -> None:
-            for handle in handles:
+            for handle in self._entries:
                 handle.write(chunk)
 
-        try:
-            yield copy
-        finally:
-            for handle in handles:
-                handle.close()
+        yield self._guarded(copy)
+        if not self.failed:
+            try:
+                for handle in self._entries:
+                    handle.close()
+            except OSError:
+                self._fail()
+        self._entries = []
 
     def finish(self) -> None:
         """The whole sheet was inflated and checked: the second half is complete."""
         if self._state != "second" or self.failed:
             self._fail()
             return
-        self._entries[1].close()
-        self._workbooks[1].close()
+        try:
+            self._entries[1].close()
+            self._workbooks[1].close()
+        except OSError:
+            self._fail()
+            return
         self._on_half(1, self._paths[1], self.first_row)
 
     def close(self) -> None:
-        for handle in self._entries:
-            handle.close()
-        for workbook in self._workbooks:
-            workbook.close()
+        for handle in [*self._entries, *self._workbooks]:
+            # A full disk fails the close as it failed the write; the files go anyway.
+            with suppress(OSError, ValueError):
+                handle.close()
 
     def _fail(self) -> None:
         self.failed = True
         self.close()
+
+    def _guarded(self, feed: Callable[[bytes], None]) -> Callable[[bytes], None]:
+        """feed, stopped by a write that fails: with no room for the halves on the
+        disk, the sheet is read whole instead."""
+
+        def guarded(chunk: bytes) -> None:
+            if self.failed:
+                return
+            try:
+                feed(chunk)
+            except OSError:
+                logger.warning("Cutting a sheet in two failed", exc_info=True)
+                self._fail()
+
+        return guarded
 
     # -- the sheet ----------------------------------------------------------------
 

@@ -991,3 +991,31 @@ def test_refusal_during_a_split_read_stops_the_half_parsing_and_leaves_no_files(
     assert len(sheet_readers) == 1
     assert all(child.returncode is not None for child in sheet_readers)
     assert list(scratch.iterdir()) == []
+
+
+def test_no_room_on_the_disk_for_the_halves_reads_the_sheet_whole(
+    tmp_path, settings, monkeypatch
+):
+    rows = [["msisdn", "name"]] + [[f"09{i:08d}", f"KH {i}"] for i in range(300)]
+    path = write_xlsx(tmp_path / "full.xlsx", rows)
+    whole = read_sheet(path, settings, split=False)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(spreadsheets.tempfile, "tempdir", str(scratch))
+    written = []
+
+    def write_until_full(self, data):
+        written.append(len(data))
+        if sum(written) > 20_000:
+            raise OSError(28, "No space left on device")
+        return len(data)
+
+    monkeypatch.setattr(zipfile._ZipWriteFile, "write", write_until_full)
+
+    halves = read_sheet(path, settings, split=True)
+
+    assert sum(written) > 20_000  # the cut was under way
+    assert halves[2] != "_SplitSheetReader"
+    assert halves[:2] == whole[:2]
+    assert len(whole[1]) == 300
+    assert list(scratch.iterdir()) == []
