@@ -849,7 +849,8 @@ class _SheetSplitter:
     for both) and the rest. Each workbook is handed to on_half as soon as it is
     complete, with the 0-based index of the first row of the second half, taken
     from that row's r attribute. Where no such cut can be made (no r attribute on
-    the row, no sheet data), nothing is handed on and `failed` is set.
+    the row, no sheet data, no room on the disk), `failed` is set and nothing more
+    is handed on.
     """
 
     def __init__(self, folder: Path, sheet: zipfile.ZipInfo, on_half) -> None:
@@ -1027,7 +1028,11 @@ class _SplitSheetReader:
         self._memory = memory
         self._folder = Path(tempfile.mkdtemp(prefix="cskh-sheet-"))
         self._children: list[_SheetReader | None] = [None, None]
-        self.splitter = _SheetSplitter(self._folder, sheet, self._start_child)
+        try:
+            self.splitter = _SheetSplitter(self._folder, sheet, self._start_child)
+        except OSError:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            raise
         self.headers: list[str] | None = None
         self.column_offset = 0
         self._second_offset = 0
