@@ -13,36 +13,34 @@ TABLE = "eligibility_billingrecord"
 PARENT_KEY = "billing_unique_per_snapshot_line_cycle"
 
 
-def partitions_of(cursor) -> list[str]:
-    cursor.execute(
-        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "WHERE i.inhparent = %s::regclass",
-        [TABLE],
-    )
-    return [name for (name,) in cursor.fetchall()]
+def partitions_of(schema_editor) -> list[str]:
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = %s::regclass",
+            [TABLE],
+        )
+        return [name for (name,) in cursor.fetchall()]
 
 
 def forwards(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
-    execute = schema_editor.execute
-    with schema_editor.connection.cursor() as cursor:
-        tables = partitions_of(cursor)
+    tables = partitions_of(schema_editor)
     # Dropping the parent's key drops the index of every partition with it.
-    execute(f"ALTER TABLE {TABLE} DROP CONSTRAINT IF EXISTS {PARENT_KEY}")
+    schema_editor.execute(f"ALTER TABLE {TABLE} DROP CONSTRAINT IF EXISTS {PARENT_KEY}")
     for table in tables:
-        key = "msisdn, cycle, snapshot_id" if table == f"{TABLE}_default" else (
-            "msisdn, cycle"
+        default = table == f"{TABLE}_default"
+        key = "msisdn, cycle, snapshot_id" if default else "msisdn, cycle"
+        schema_editor.execute(
+            f"ALTER TABLE {table} ADD CONSTRAINT {table}_key UNIQUE ({key})"
         )
-        execute(f"ALTER TABLE {table} ADD CONSTRAINT {table}_key UNIQUE ({key})")
 
 
 def backwards(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
-    execute = schema_editor.execute
-    with schema_editor.connection.cursor() as cursor:
-        tables = partitions_of(cursor)
+    tables = partitions_of(schema_editor)
     with schema_editor.connection.cursor() as cursor:
         # An imported partition's key is named after the loading table it was.
         cursor.execute(
@@ -52,8 +50,8 @@ def backwards(apps, schema_editor):
         )
         keys = cursor.fetchall()
     for table, key in keys:
-        execute(f"ALTER TABLE {table} DROP CONSTRAINT {key}")
-    execute(
+        schema_editor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {key}")
+    schema_editor.execute(
         f"ALTER TABLE {TABLE} ADD CONSTRAINT {PARENT_KEY} "
         "UNIQUE (msisdn, cycle, snapshot_id)"
     )
