@@ -54,6 +54,8 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
+from eligibility.sheet_reader import without_trailing_blank_rows
+
 __all__ = ["TableFile", "UnreadableFile", "open_table"]
 
 logger = logging.getLogger(__name__)
@@ -661,7 +663,7 @@ def _split_reader(path: Path, name: str, memory: int) -> "_SplitSheetReader | No
 
 def _part_to_split(path: Path) -> zipfile.ZipInfo | None:
     """The archive's only sheet part, when it is large enough to parse in halves."""
-    with zipfile.ZipFile(path) as archive:
+    with _open_archive(path, path.name) as archive:
         sheets = [
             info
             for info in archive.infolist()
@@ -1067,8 +1069,6 @@ class _SplitSheetReader:
         self.headers = json.loads(answers[0]["headers"])
 
     def batches(self) -> Iterator[pa.RecordBatch]:
-        from eligibility.sheet_reader import without_trailing_blank_rows
-
         try:
             first, second = self._children
             rows = 0
@@ -1102,7 +1102,7 @@ class _SplitSheetReader:
                 columns.append(batch.column(source))
             else:
                 if blank is None:
-                    blank = _blank_batch(schema, batch.num_rows).column(0)
+                    blank = _blank_column(batch.num_rows)
                 columns.append(blank)
         return pa.record_batch(columns, schema=schema)
 
@@ -1114,11 +1114,14 @@ class _SplitSheetReader:
         shutil.rmtree(self._folder, ignore_errors=True)
 
 
-def _blank_batch(schema: pa.Schema, rows: int) -> pa.RecordBatch:
-    """`rows` rows of empty text."""
+def _blank_column(rows: int) -> pa.StringArray:
+    """`rows` cells of empty text."""
     offsets = pa.py_buffer(bytes(4 * (rows + 1)))
-    blank = pa.StringArray.from_buffers(rows, offsets, pa.py_buffer(b""))
-    return pa.record_batch([blank] * len(schema), schema=schema)
+    return pa.StringArray.from_buffers(rows, offsets, pa.py_buffer(b""))
+
+
+def _blank_batch(schema: pa.Schema, rows: int) -> pa.RecordBatch:
+    return pa.record_batch([_blank_column(rows)] * len(schema), schema=schema)
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -1148,6 +1151,13 @@ def _reader_memory(unpacked_bytes: int) -> int:
     return 64 * _max_cells() + 2 * unpacked_bytes + 1024**3
 
 
+def _open_archive(path: Path, name: str) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise UnreadableFile(_damaged(name, exc)) from None
+
+
 def _check_directory(path: Path, name: str) -> int:
     """Refuse an XLSX whose directory shows it could exhaust memory or is not a
     workbook: what the parts declare, read without inflating any of them. Returns
@@ -1162,10 +1172,7 @@ def _check_directory(path: Path, name: str) -> int:
     entries, directory_size = _end_record(path, name)
     if entries > max_entries or directory_size > max_entries * _MAX_DIRECTORY_RECORD:
         raise UnreadableFile(_too_many_parts(name, max_entries))
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise UnreadableFile(_damaged(name, exc)) from None
+    archive = _open_archive(path, name)
     with archive:
         infos = archive.infolist()
         if len(infos) > max_entries:
@@ -1246,10 +1253,7 @@ def _check_contents(
 
     A splitter is handed every part as it is inflated: the other parts first, so
     that each half's workbook holds them before its sheet is complete."""
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise UnreadableFile(_damaged(name, exc)) from None
+    archive = _open_archive(path, name)
     with archive:
         infos = archive.infolist()
         if splitter is None:
